@@ -1,0 +1,218 @@
+"""`Database`: the engine, the session factory, health checks and raw SQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from orm_core.errors import InvalidQueryError, OrmError
+from orm_core.translate import translate
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+_READ_ONLY_OPTION = "orm_read_only"
+
+
+class Database:
+    """Own one async engine and its session factory.
+
+    Example:
+        db = Database("sqlite+aiosqlite:///./app.db")
+        await db.create_all(Base.metadata)
+        async with db.session() as session:
+            ...
+        await db.dispose()
+
+    SQLite connections get foreign keys, WAL and a busy timeout; write transactions
+    start with `BEGIN IMMEDIATE` so two writers queue instead of failing with
+    "database is locked" when a reader upgrades to a writer.
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        echo: bool = False,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_timeout: float = 30.0,
+        **engine_options: Any,
+    ) -> None:
+        self.url = make_url(url)
+        options: dict[str, Any] = {"echo": echo, **engine_options}
+        if pool_size is not None:
+            options["pool_size"] = pool_size
+        if max_overflow is not None:
+            options["max_overflow"] = max_overflow
+        if not self.is_sqlite or pool_size is not None:
+            options.setdefault("pool_timeout", pool_timeout)
+        options.setdefault("pool_pre_ping", not self.is_sqlite)
+        if self.is_sqlite:
+            connect_args = dict(options.pop("connect_args", {}))
+            connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+            options["connect_args"] = connect_args
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        if self.is_sqlite:
+            _install_sqlite_hooks(self.engine)
+        self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=True
+        )
+        self._engines: dict[tuple[str | None, bool], AsyncEngine] = {}
+
+    @property
+    def dialect(self) -> str:
+        """The dialect name: `sqlite`, `postgresql`, `mysql` or `mariadb`."""
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the URL points at SQLite."""
+        return self.url.get_backend_name() == "sqlite"
+
+    def engine_for(self, *, isolation_level: str | None = None, read_only: bool = False) -> AsyncEngine:
+        """Return an engine sharing this pool whose transactions use the given settings."""
+        if isolation_level is None and not read_only:
+            return self.engine
+        key = (isolation_level, read_only)
+        engine = self._engines.get(key)
+        if engine is None:
+            opts: dict[str, Any] = {}
+            if isolation_level is not None and not self.is_sqlite:
+                opts["isolation_level"] = isolation_level
+            if read_only:
+                opts[_READ_ONLY_OPTION] = True
+                if self.dialect == "postgresql":
+                    opts["postgresql_readonly"] = True
+            engine = self.engine.execution_options(**opts)
+            self._engines[key] = engine
+        return engine
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Open a session (`expire_on_commit=False`) and close it afterwards."""
+        async with self.session_factory() as session:
+            yield session
+
+    async def create_all(self, metadata: MetaData) -> None:
+        """Create every table of `metadata` that does not exist yet."""
+        async with self._begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def drop_all(self, metadata: MetaData) -> None:
+        """Drop every table of `metadata`."""
+        async with self._begin() as conn:
+            await conn.run_sync(metadata.drop_all)
+
+    async def ping(self) -> bool:
+        """Return whether a trivial query succeeds; never raises."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def health_check(self) -> dict[str, Any]:
+        """Report status, round-trip time, dialect, masked URL and pool figures."""
+        started = time.perf_counter()
+        healthy = await self.ping()
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        return {
+            "status": "healthy" if healthy else "unhealthy",
+            "response_time_ms": round(elapsed_ms, 3),
+            "dialect": self.dialect,
+            "database_url": self.url.render_as_string(hide_password=True),
+            "pool": self.pool_status(),
+        }
+
+    def pool_status(self) -> dict[str, int]:
+        """Return the pool's size, checked-out, checked-in and overflow counts."""
+        pool: Any = self.engine.pool
+        figures = {"pool_size": "size", "checked_out": "checkedout", "checked_in": "checkedin", "overflow": "overflow"}
+        status: dict[str, int] = {}
+        for key, method in figures.items():
+            getter = getattr(pool, method, None)
+            status[key] = int(getter()) if callable(getter) else 0
+        return status
+
+    async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a read query with bound parameters and return every row as a dict."""
+        statement = _checked_sql(sql, params)
+        try:
+            async with self.engine.connect() as conn:
+                result = await conn.execute(statement, dict(params or {}))
+                return [dict(row) for row in result.mappings()]
+        except OrmError:
+            raise
+        except Exception as exc:
+            raise translate(exc) from exc
+
+    async def fetch_one(self, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """Run a read query with bound parameters and return its first row, or None."""
+        statement = _checked_sql(sql, params)
+        try:
+            async with self.engine.connect() as conn:
+                row = (await conn.execute(statement, dict(params or {}))).mappings().first()
+        except Exception as exc:
+            raise translate(exc) from exc
+        return dict(row) if row is not None else None
+
+    async def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run a statement with bound parameters in its own transaction; return the rowcount."""
+        statement = _checked_sql(sql, params)
+        try:
+            async with self._begin() as conn:
+                result = await conn.execute(statement, dict(params or {}))
+                return int(result.rowcount)
+        except Exception as exc:
+            raise translate(exc) from exc
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def _checked_sql(sql: str, params: Mapping[str, Any] | None) -> Any:
+    if not isinstance(sql, str):
+        raise InvalidQueryError("sql must be a string with :name placeholders")
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidQueryError("params must be a mapping of bound parameter values")
+    return text(sql)
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    """Take transaction control away from sqlite3 so SAVEPOINT and BEGIN IMMEDIATE work."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -1,0 +1,67 @@
+"""The declarative base, its type map, and the column mixins.
+
+Models stay plain: they declare columns and relationships, never queries.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, MetaData, Numeric, Uuid
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from orm_core.types import UTCDateTime, utcnow
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names and a portable type map."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        Decimal: Numeric(12, 2),
+        uuid.UUID: Uuid(),
+        dict: JSON(),
+        dict[str, Any]: JSON(),
+        datetime: UTCDateTime(),
+        enum.Enum: SAEnum(enum.Enum, native_enum=False, length=50),
+    }
+
+
+class TimestampMixin:
+    """Add `created_at` and `updated_at`, set from Python in UTC.
+
+    Python-side defaults keep the values on the object after a flush (no expired
+    attribute to lazy-load) and give microsecond resolution on every database.
+    """
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SoftDeleteMixin:
+    """Add `deleted_at`; repositories hide rows where it is set."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None, index=True)
+
+
+class VersionMixin:
+    """Add a `version` counter used by SQLAlchemy as the optimistic-lock column."""
+
+    version: Mapped[int] = mapped_column(default=1, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]

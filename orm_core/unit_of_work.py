@@ -1,0 +1,224 @@
+"""`UnitOfWork`: one session, one transaction, commit on success, rollback on error."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, ClassVar, TypeVar, cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orm_core.database import Database
+from orm_core.errors import OrmError, TransactionError
+from orm_core.repository_specs import RepositorySpec, build_repository, repository_specs
+from orm_core.translate import translate
+
+logger = logging.getLogger(__name__)
+
+RepoT = TypeVar("RepoT")
+OnCommit = Callable[[], Awaitable[Any] | Any]
+
+_ISOLATION_LEVELS = frozenset(
+    {"READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE", "AUTOCOMMIT"}
+)
+
+
+class UnitOfWork:
+    """Own a session and its transaction for the length of an `async with` block.
+
+    Example:
+        class ShopUnitOfWork(UnitOfWork):
+            products: ProductRepository
+
+        async with ShopUnitOfWork(db) as uow:
+            await uow.products.create(sku="A-1", name="Widget", price=Decimal("9.99"))
+
+    A clean exit commits; an exception rolls back and propagates. Repositories
+    annotated on the class are built on first use, bound to the block's session.
+    """
+
+    _specs_cache: ClassVar[dict[type[UnitOfWork], dict[str, RepositorySpec]]] = {}
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        read_only: bool = False,
+        isolation_level: str | None = None,
+    ) -> None:
+        if isolation_level is not None and isolation_level.upper() not in _ISOLATION_LEVELS:
+            raise TransactionError(
+                f"unknown isolation level {isolation_level!r}",
+                {"allowed": sorted(_ISOLATION_LEVELS)},
+            )
+        self.database = database
+        self.read_only = read_only
+        self.isolation_level = isolation_level.upper() if isolation_level else None
+        self._session: AsyncSession | None = None
+        self._repositories: dict[object, Any] = {}
+        self._on_commit: list[OnCommit] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        """The block's session; raises `TransactionError` outside `async with`."""
+        if self._session is None:
+            raise TransactionError("the unit of work is not active: use it inside `async with`")
+        return self._session
+
+    @property
+    def active(self) -> bool:
+        """Whether the unit of work is inside its `async with` block."""
+        return self._session is not None
+
+    async def __aenter__(self) -> UnitOfWork:
+        if self._session is not None:
+            raise TransactionError("the unit of work is already active")
+        engine = self.database.engine_for(
+            isolation_level=self.isolation_level, read_only=self.read_only
+        )
+        self._session = self.database.session_factory(bind=engine)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc is None and not self.read_only:
+                await self.commit()
+        finally:
+            await _shielded(self._close(rollback=exc is not None or self.read_only))
+        if exc is not None and not isinstance(exc, OrmError) and _is_database_error(exc):
+            raise translate(exc) from exc
+
+    async def commit(self) -> None:
+        """Flush and commit; then run the `on_commit` callbacks registered so far.
+
+        Raises:
+            TransactionConflictError: the database aborted the commit over a conflict.
+            CommitUnknownError: the connection died during COMMIT.
+            TransactionError: the unit of work is read-only or not active.
+        """
+        session = self.session
+        if self.read_only:
+            raise TransactionError("a read-only unit of work never commits")
+        try:
+            await session.flush()
+        except Exception as exc:
+            raise translate(exc) from exc
+        try:
+            await session.commit()
+        except Exception as exc:
+            raise translate(exc, during_commit=True) from exc
+        callbacks, self._on_commit = self._on_commit, []
+        await _run_callbacks(callbacks)
+
+    async def rollback(self) -> None:
+        """Roll back the current transaction and forget pending `on_commit` callbacks."""
+        session = self.session
+        self._on_commit.clear()
+        try:
+            await session.rollback()
+        except Exception as exc:
+            raise translate(exc) from exc
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Run the block in a nested transaction; an exception rolls back to it only."""
+        session = self.session
+        try:
+            async with session.begin_nested():
+                yield
+        except Exception as exc:
+            if _is_database_error(exc):
+                raise translate(exc) from exc
+            raise
+
+    def on_commit(self, callback: OnCommit) -> None:
+        """Run `callback` (sync or async) once after the next successful commit."""
+        self.session  # noqa: B018 - raises outside the block
+        self._on_commit.append(callback)
+
+    def repository(self, target: type[RepoT] | Any) -> Any:
+        """Return a repository bound to this unit of work's session.
+
+        `target` is a repository class, an `AsyncRepository[Model]` alias, or a model.
+        """
+        session = self.session
+        repo = self._repositories.get(target)
+        if repo is None:
+            repo = build_repository(target, session)
+            self._repositories[target] = repo
+        return repo
+
+    def __getattr__(self, name: str) -> Any:
+        specs = UnitOfWork._specs_for(type(self))
+        spec = specs.get(name)
+        if spec is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        repo = self.repository(spec)
+        return repo
+
+    @classmethod
+    def _specs_for(cls, uow_class: type[UnitOfWork]) -> dict[str, RepositorySpec]:
+        specs = cls._specs_cache.get(uow_class)
+        if specs is None:
+            specs = repository_specs(uow_class)
+            cls._specs_cache[uow_class] = specs
+        return specs
+
+    async def _close(self, *, rollback: bool) -> None:
+        session, self._session = self._session, None
+        self._repositories.clear()
+        self._on_commit.clear()
+        if session is None:
+            return
+        try:
+            if rollback:
+                await session.rollback()
+        except Exception:
+            logger.warning("rollback failed while closing a unit of work", exc_info=True)
+        finally:
+            try:
+                await session.close()
+            except Exception:
+                logger.warning("closing a session failed", exc_info=True)
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite", "pymysql", "aiomysql"))
+
+
+async def _shielded(coro: Awaitable[None]) -> None:
+    """Finish `coro` even if the calling task is cancelled meanwhile, then re-raise."""
+    task = asyncio.ensure_future(coro)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+async def _run_callbacks(callbacks: list[OnCommit]) -> None:
+    first_error: BaseException | None = None
+    for callback in callbacks:
+        try:
+            result = callback()
+            if inspect.isawaitable(result):
+                await cast(Awaitable[Any], result)
+        except Exception as exc:
+            logger.exception("on_commit callback %r failed", callback)
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
