@@ -24,6 +24,7 @@ from orm_core.errors import (
     LockNotAvailableError,
     OrmError,
     TransactionConflictError,
+    TransactionError,
 )
 
 _PG_KEY_DETAIL = re.compile(r"Key \((?P<fields>[^)]*)\)=")
@@ -122,6 +123,11 @@ def translate(exc: BaseException, *, during_commit: bool = False) -> OrmError:
         return exc
     if during_commit and is_disconnect(exc):
         return CommitUnknownError(_MESSAGES[CommitUnknownError])
+    if isinstance(exc, sa_exc.PendingRollbackError):
+        return TransactionError(
+            "an earlier statement in this unit of work failed, so its transaction must be "
+            "rolled back; let the error leave the `async with` block or call rollback()"
+        )
     if isinstance(exc, orm_exc.StaleDataError):
         return ConcurrentModificationError(_MESSAGES[ConcurrentModificationError])
     if isinstance(exc, sa_exc.TimeoutError):

@@ -106,9 +106,9 @@ class RepositoryBase(Generic[ModelT]):
         except Exception as exc:
             raise translate(exc) from exc
 
-    async def _flush(self, objects: Sequence[Any] | None = None) -> None:
+    async def _flush(self) -> None:
         try:
-            await self.session.flush(objects)
+            await self.session.flush()
         except Exception as exc:
             raise translate(exc) from exc
 

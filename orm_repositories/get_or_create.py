@@ -83,7 +83,7 @@ class GetOrCreateMixin(WriteMixin[ModelT]):
         try:
             async with self.session.begin_nested():
                 self.session.add(entity)
-                await self._flush([entity])
+                await self._flush()
         except DuplicateError:
             found = await (self._first_locked(lookups) if lock else self.first(**lookups))
             if found is None:

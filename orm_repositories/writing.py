@@ -19,7 +19,7 @@ class WriteMixin(ReadMixin[ModelT]):
         """Add a new entity, flush it, and return it with its generated values."""
         self._check_entity(entity)
         self.session.add(entity)
-        await self._flush([entity])
+        await self._flush()
         await self._ensure_loaded([entity])
         return entity
 
@@ -29,7 +29,7 @@ class WriteMixin(ReadMixin[ModelT]):
         for entity in items:
             self._check_entity(entity)
         self.session.add_all(items)
-        await self._flush(items)
+        await self._flush()
         await self._ensure_loaded(items)
         return items
 
@@ -87,7 +87,7 @@ class WriteMixin(ReadMixin[ModelT]):
         if entity is None:
             return False
         await self.session.delete(entity)
-        await self._flush([entity])
+        await self._flush()
         return True
 
     async def bulk_delete(self, ids: Iterable[Any]) -> int:
@@ -129,6 +129,6 @@ class WriteMixin(ReadMixin[ModelT]):
         for key, value in values.items():
             setattr(entity, key, value)
         if inspect(entity).modified:
-            await self._flush([entity])
+            await self._flush()
             await self._ensure_loaded([entity])
         return entity

@@ -1,0 +1,1 @@
+"""Hand-run benchmarks: `python -m benchmarks [name ...]` prints tables of ratios."""

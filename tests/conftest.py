@@ -1,0 +1,92 @@
+"""One `database` fixture, parametrised over SQLite (a temp file) and PostgreSQL.
+
+Each pytest run gets its own PostgreSQL database, so concurrent runs never meet.
+Set ORM_TEST_POSTGRES_URL to point elsewhere; with ORM_REQUIRE_POSTGRES=1 a
+missing server fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from orm_core import Base, Database
+
+POSTGRES_URL = os.environ.get(
+    "ORM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("ORM_REQUIRE_POSTGRES") == "1"
+
+
+def _plain_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(_plain_dsn(POSTGRES_URL), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """Create a private database for this run; None (or a failure) when unreachable."""
+    name = f"orm_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required (ORM_REQUIRE_POSTGRES=1) but unreachable: {exc}")
+        yield None
+        return
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_prepared: set[str] = set()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None
+) -> AsyncIterator[Database]:
+    """A `Database` with every test model's table created and empty."""
+    backend = request.param
+    marker_skip = {"sqlite": "postgres", "postgres": "sqlite"}[backend]
+    if request.node.get_closest_marker(marker_skip) and not request.node.get_closest_marker(backend):
+        pytest.skip(f"{marker_skip} only")
+    if backend == "sqlite":
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+        await db.create_all(Base.metadata)
+        yield db
+        await db.dispose()
+        return
+    if postgres_url is None:
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}; set ORM_REQUIRE_POSTGRES=1 to fail")
+    db = Database(postgres_url, pool_size=20, max_overflow=20)
+    if postgres_url not in _prepared:
+        await db.create_all(Base.metadata)
+        _prepared.add(postgres_url)
+    try:
+        yield db
+    finally:
+        await _truncate(db)
+        await db.dispose()
+
+
+async def _truncate(db: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    if tables:
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
