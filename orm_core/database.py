@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from orm_core.errors import InvalidQueryError, OrmError
+from orm_core.errors import InvalidQueryError
 from orm_core.translate import translate
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -117,7 +117,7 @@ class Database:
     async def ping(self) -> bool:
         """Return whether a trivial query succeeds; never raises."""
         try:
-            async with self.engine.connect() as conn:
+            async with self.engine_for(read_only=True).connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception:
             return False
@@ -150,11 +150,9 @@ class Database:
         """Run a read query with bound parameters and return every row as a dict."""
         statement = _checked_sql(sql, params)
         try:
-            async with self.engine.connect() as conn:
+            async with self.engine_for(read_only=True).connect() as conn:
                 result = await conn.execute(statement, dict(params or {}))
                 return [dict(row) for row in result.mappings()]
-        except OrmError:
-            raise
         except Exception as exc:
             raise translate(exc) from exc
 
@@ -162,7 +160,7 @@ class Database:
         """Run a read query with bound parameters and return its first row, or None."""
         statement = _checked_sql(sql, params)
         try:
-            async with self.engine.connect() as conn:
+            async with self.engine_for(read_only=True).connect() as conn:
                 row = (await conn.execute(statement, dict(params or {}))).mappings().first()
         except Exception as exc:
             raise translate(exc) from exc
@@ -210,6 +208,8 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # LIKE is case-insensitive by default on SQLite; match PostgreSQL instead
+        cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

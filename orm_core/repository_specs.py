@@ -6,6 +6,7 @@ repository package registers its default class here when it is imported.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any, get_args, get_origin
 
@@ -38,7 +39,8 @@ def build_repository(target: Any, session: AsyncSession) -> Any:
         return target(session)
     if isinstance(target, type) and hasattr(target, "__mapper__"):
         if not _default_repository:
-            raise TransactionError("import orm_repositories to build repositories for models")
+            # the repository package registers itself on import; load it on first need
+            importlib.import_module("orm_repositories")
         return _default_repository[0].for_model(target)(session)
     raise TransactionError(f"cannot build a repository from {target!r}")
 
