@@ -90,15 +90,13 @@ def resolve_directory(explicit: str | Path | None = None) -> Path:
     return Path(directory or DEFAULT_DIRECTORY)
 
 
-def import_models(reference: str) -> tuple[ModuleType, MetaData]:
-    """Import `module:attr` and return the module and the MetaData it names.
+def import_target(reference: str) -> tuple[ModuleType, Any]:
+    """Import `module:attr` and return the module and the object `attr` names.
 
-    `attr` names a `DeclarativeBase` subclass or a `MetaData`. The working
-    directory is importable, as it is for `python -m`.
+    The working directory is importable, as it is for `python -m`.
 
     Raises:
-        MigrationError: bad syntax, a module that cannot be imported, a missing
-            attribute, or an attribute of the wrong kind.
+        MigrationError: bad syntax, a module that cannot be imported, or a missing attribute.
     """
     module_name, sep, attr = reference.partition(":")
     if not sep or not module_name or not attr:
@@ -119,7 +117,7 @@ def import_models(reference: str) -> tuple[ModuleType, MetaData]:
         if not hasattr(target, part):
             raise MigrationError(f"models module {module_name!r} has no attribute {attr!r}")
         target = getattr(target, part)
-    return module, metadata_of(target, reference)
+    return module, target
 
 
 def metadata_of(target: Any, label: str = "models") -> MetaData:
@@ -136,9 +134,11 @@ def metadata_of(target: Any, label: str = "models") -> MetaData:
 
 
 def load_metadata(reference: str) -> MetaData:
-    """Import `module:attr` and return its MetaData (see `import_models`).
+    """Import `module:attr` and return its MetaData.
+
+    `attr` names a `DeclarativeBase` subclass or a `MetaData`.
 
     Raises:
         MigrationError: the reference cannot be resolved.
     """
-    return import_models(reference)[1]
+    return metadata_of(import_target(reference)[1], reference)
