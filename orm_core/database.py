@@ -80,7 +80,9 @@ class Database:
         """Whether the URL points at SQLite."""
         return self.url.get_backend_name() == "sqlite"
 
-    def engine_for(self, *, isolation_level: str | None = None, read_only: bool = False) -> AsyncEngine:
+    def engine_for(
+        self, *, isolation_level: str | None = None, read_only: bool = False
+    ) -> AsyncEngine:
         """Return an engine sharing this pool whose transactions use the given settings."""
         if isolation_level is None and not read_only:
             return self.engine
@@ -139,14 +141,21 @@ class Database:
     def pool_status(self) -> dict[str, int]:
         """Return the pool's size, checked-out, checked-in and overflow counts."""
         pool: Any = self.engine.pool
-        figures = {"pool_size": "size", "checked_out": "checkedout", "checked_in": "checkedin", "overflow": "overflow"}
+        figures = {
+            "pool_size": "size",
+            "checked_out": "checkedout",
+            "checked_in": "checkedin",
+            "overflow": "overflow",
+        }
         status: dict[str, int] = {}
         for key, method in figures.items():
             getter = getattr(pool, method, None)
             status[key] = int(getter()) if callable(getter) else 0
         return status
 
-    async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    async def fetch_all(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Run a read query with bound parameters and return every row as a dict."""
         statement = _checked_sql(sql, params)
         try:
@@ -156,7 +165,9 @@ class Database:
         except Exception as exc:
             raise translate(exc) from exc
 
-    async def fetch_one(self, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    async def fetch_one(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         """Run a read query with bound parameters and return its first row, or None."""
         statement = _checked_sql(sql, params)
         try:

@@ -7,6 +7,7 @@ repository package registers its default class here when it is imported.
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from typing import Any, get_args, get_origin
 
@@ -49,7 +50,7 @@ def repository_specs(uow_class: type) -> dict[str, RepositorySpec]:
     """Collect the repository annotations of a unit-of-work class and its bases."""
     specs: dict[str, RepositorySpec] = {}
     for klass in reversed(uow_class.__mro__):
-        annotations = klass.__dict__.get("__annotations__", {})
+        annotations = inspect.get_annotations(klass)
         module = sys.modules.get(klass.__module__)
         namespace = dict(vars(module)) if module else {}
         for name, annotation in annotations.items():

@@ -131,12 +131,17 @@ def translate(exc: BaseException, *, during_commit: bool = False) -> OrmError:
     if isinstance(exc, orm_exc.StaleDataError):
         return ConcurrentModificationError(_MESSAGES[ConcurrentModificationError])
     if isinstance(exc, sa_exc.TimeoutError):
-        return DatabaseUnavailableError("no database connection became free within the pool timeout")
+        return DatabaseUnavailableError(
+            "no database connection became free within the pool timeout"
+        )
     if isinstance(exc, ConnectionError | OSError | TimeoutError):
         return DatabaseUnavailableError(f"{_MESSAGES[DatabaseUnavailableError]}: {exc}")
-    if isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError):
-        if isinstance(exc.orig, TypeError | ValueError):
-            return InvalidQueryError(f"invalid value: {exc.orig}")
+    if (
+        isinstance(exc, sa_exc.StatementError)
+        and not isinstance(exc, sa_exc.DBAPIError)
+        and isinstance(exc.orig, TypeError | ValueError)
+    ):
+        return InvalidQueryError(f"invalid value: {exc.orig}")
     if isinstance(exc, sa_exc.DBAPIError):
         return _translate_dbapi(exc)
     return DatabaseError(f"{_MESSAGES[DatabaseError]}: {type(exc).__name__}")
@@ -220,7 +225,11 @@ def _translate_sqlite(exc: sa_exc.DBAPIError, inner: BaseException) -> OrmError:
 
 def _mysql_code(inner: BaseException) -> int | None:
     args = getattr(inner, "args", ())
-    if args and isinstance(args[0], int) and type(inner).__module__.startswith(("pymysql", "aiomysql")):
+    if (
+        args
+        and isinstance(args[0], int)
+        and type(inner).__module__.startswith(("pymysql", "aiomysql"))
+    ):
         return args[0]
     return None
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -193,7 +193,9 @@ class UnitOfWork:
 
 def _is_database_error(exc: BaseException) -> bool:
     module = type(exc).__module__
-    return module.startswith(("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite", "pymysql", "aiomysql"))
+    return module.startswith(
+        ("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite", "pymysql", "aiomysql")
+    )
 
 
 async def _shielded(coro: Awaitable[None]) -> None:
@@ -216,7 +218,7 @@ async def _run_callbacks(callbacks: list[OnCommit]) -> None:
         try:
             result = callback()
             if inspect.isawaitable(result):
-                await cast(Awaitable[Any], result)
+                await result
         except Exception as exc:
             logger.exception("on_commit callback %r failed", callback)
             first_error = first_error or exc

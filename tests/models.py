@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_core import Base, SoftDeleteMixin, TimestampMixin, VersionMixin
@@ -66,3 +66,16 @@ class Membership(Base):
     group_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     user_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     role: Mapped[str] = mapped_column(String(20), default="member")
+
+
+class Ticket(TimestampMixin, Base):
+    """Columns filled in by the database (server defaults) or by SQL expressions."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), server_default="open")
+    priority: Mapped[int] = mapped_column(server_default="3")
+    code: Mapped[str] = mapped_column(String(20), default=func.lower("TK"))
+    amount: Mapped[Decimal | None]

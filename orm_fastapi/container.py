@@ -1,0 +1,117 @@
+"""`OrmContainer`: the dependency-injector container holding the database and units of work."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from orm_core import Database, UnitOfWork
+
+DATABASE_DEFAULTS: dict[str, Any] = {
+    "url": None,
+    "echo": False,
+    "pool_size": None,
+    "max_overflow": None,
+    "pool_timeout": 30.0,
+}
+
+# environment variable -> (settings key, converter)
+_ENVIRONMENT: dict[str, tuple[str, Any]] = {
+    "DATABASE_URL": ("url", str),
+    "DATABASE_ECHO": ("echo", lambda v: v.strip().lower() in {"1", "true", "yes", "on"}),
+    "DATABASE_POOL_SIZE": ("pool_size", int),
+    "DATABASE_MAX_OVERFLOW": ("max_overflow", int),
+    "DATABASE_POOL_TIMEOUT": ("pool_timeout", float),
+}
+
+
+def database_from_settings(settings: Mapping[str, Any] | None) -> Database:
+    """Build a `Database` from `config.database` (url, echo, pool_size, max_overflow, pool_timeout).
+
+    Raises:
+        ValueError: no URL was configured.
+    """
+    merged = {**DATABASE_DEFAULTS, **{k: v for k, v in (settings or {}).items() if v is not None}}
+    url = merged.pop("url")
+    if not url:
+        raise ValueError(
+            "no database URL configured: set config.database.url or the DATABASE_URL variable"
+        )
+    return Database(
+        url,
+        echo=bool(merged["echo"]),
+        pool_size=merged["pool_size"],
+        max_overflow=merged["max_overflow"],
+        pool_timeout=float(merged["pool_timeout"]),
+    )
+
+
+class OrmContainer(containers.DeclarativeContainer):
+    """Hold the configuration, the `Database` singleton and the unit-of-work factory.
+
+    Applications subclass it, override `unit_of_work` with their own class and add
+    their services; tests override `database` with a database of their own.
+    """
+
+    config = providers.Configuration(default={"database": dict(DATABASE_DEFAULTS)})
+    database = providers.Singleton(database_from_settings, config.database)
+    unit_of_work = providers.Factory(UnitOfWork, database=database)
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read database settings from `DATABASE_URL`, `DATABASE_POOL_SIZE` and friends.
+
+    Raises:
+        ValueError: a numeric variable does not hold a number.
+    """
+    environ = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    for variable, (key, convert) in _ENVIRONMENT.items():
+        raw = environ.get(variable)
+        if raw is None or raw == "":
+            continue
+        try:
+            settings[key] = convert(raw)
+        except ValueError as exc:
+            raise ValueError(f"{variable}={raw!r} is not valid for {key}") from exc
+    return settings
+
+
+def configure_database(container: Any, source: Any = None, /, **values: Any) -> None:
+    """Load `config.database` from a mapping, a pydantic settings object, keywords or the environment.
+
+    A mapping may hold the settings themselves or a `database` key; a pydantic model
+    may have a `database` sub-model or flat `database_url`-style fields. With no
+    source and no keywords the environment is read (`settings_from_env`).
+    """
+    if source is None and not values:
+        settings = settings_from_env()
+    else:
+        settings = {**_settings_of(source), **values}
+    container.config.database.from_dict({**DATABASE_DEFAULTS, **_known(settings)})
+
+
+def _settings_of(source: Any) -> dict[str, Any]:
+    if source is None:
+        return {}
+    if hasattr(source, "model_dump"):
+        source = source.model_dump()
+    if not isinstance(source, Mapping):
+        raise TypeError(f"database settings must be a mapping or a pydantic model, not {source!r}")
+    nested = source.get("database")
+    if isinstance(nested, Mapping):
+        return dict(nested)
+    if hasattr(nested, "model_dump"):
+        return dict(nested.model_dump())
+    flat = {key.removeprefix("database_"): value for key, value in source.items()}
+    return {key: value for key, value in flat.items() if key in DATABASE_DEFAULTS}
+
+
+def _known(settings: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(settings) - set(DATABASE_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown database settings {unknown}; known: {sorted(DATABASE_DEFAULTS)}")
+    return {key: value for key, value in settings.items() if value is not None}

@@ -1,0 +1,48 @@
+"""`setup_orm`: wire a container into a FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import ModuleType
+from typing import Any
+
+from fastapi import FastAPI
+
+from orm_fastapi.handlers import register_error_handlers
+from orm_fastapi.health import CONTAINER_STATE_KEY, health_router
+
+
+def setup_orm(app: FastAPI, container: Any, *, modules: Iterable[ModuleType | str] = ()) -> None:
+    """Wire `container` into `modules`, register the error handlers and the health router.
+
+    The database is disposed when the application shuts down: the application's
+    own lifespan runs first and is wrapped, never replaced.
+    """
+    modules = list(modules)
+    if modules:
+        container.wire(modules=modules)
+    setattr(app.state, CONTAINER_STATE_KEY, container)
+    register_error_handlers(app)
+    app.include_router(health_router)
+    app.router.lifespan_context = _disposing(app.router.lifespan_context, container)
+
+
+def _disposing(inner: Any, container: Any) -> Any:
+    """Wrap a lifespan so that the container's database is disposed after it."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        context: AbstractAsyncContextManager[Any] = inner(app)
+        try:
+            async with context as state:
+                yield state
+        finally:
+            try:
+                database = container.database()
+            except ValueError:
+                database = None  # never configured, so nothing to close
+            if database is not None:
+                await database.dispose()
+
+    return lifespan
