@@ -34,12 +34,18 @@ class RepositoryBase(Generic[ModelT]):
     def __init__(self, session: AsyncSession) -> None:
         if not isinstance(session, AsyncSession):
             raise TypeError(f"{type(self).__name__} needs an AsyncSession, got {session!r}")
-        if getattr(type(self), "model", None) is None:
-            raise TypeError(
-                f"{type(self).__name__} has no model: subclass AsyncRepository[Model]"
-            )
         self.session = session
         self._scope: Scope = "active"
+
+    def __getattr__(self, name: str) -> Any:
+        # `AsyncRepository[Product](session)`: typing sets __orig_class__ after __init__
+        if name == "model":
+            args = get_args(self.__dict__.get("__orig_class__"))
+            if args and isinstance(args[0], type):
+                self.__dict__["model"] = args[0]
+                return args[0]
+            raise TypeError(f"{type(self).__name__} has no model: subclass AsyncRepository[Model]")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Generic, get_args, get_origin
 
 from faker import Faker
-from sqlalchemy import Column, Enum, Integer, Numeric, String
+from sqlalchemy import JSON, Column, Enum, Numeric, SmallInteger
 from sqlalchemy import inspect as sa_inspect
 
 from orm_core.errors import InvalidQueryError
@@ -129,7 +129,7 @@ class ModelFactory(Generic[ModelT]):
         try:
             python_type = column.type.python_type
         except NotImplementedError:
-            python_type = object
+            python_type = dict if isinstance(column.type, JSON) else object
         if column.unique or column.primary_key:
             unique = self._unique(column, python_type)
             if unique is not None:
@@ -162,7 +162,7 @@ def _text(fake: Faker, column: Column[Any]) -> Generator:
 
 
 def _integer(fake: Faker, column: Column[Any]) -> Generator:
-    high = 100 if isinstance(column.type, Integer) and column.type.__visit_name__ == "small_integer" else 10_000
+    high = 100 if isinstance(column.type, SmallInteger) else 10_000
     randint = fake.random.randint
     return lambda: randint(0, high)
 
@@ -206,6 +206,3 @@ _BY_TYPE: list[tuple[type, Callable[[Faker, Column[Any]], Generator]]] = [
     (list, lambda fake, _c: lambda: [fake.word() for _ in range(3)]),
     (bytes, lambda fake, _c: lambda: fake.binary(length=16)),
 ]
-
-# `String` is imported for type checks in user code paths; keep the name referenced.
-_ = String

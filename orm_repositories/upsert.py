@@ -80,7 +80,7 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
         """
         checked = self._checked_values(values)
         conflict, chosen = self._upsert_plan(conflict_fields, update_fields, [tuple(checked)])
-        updates = _updates_for(tuple(checked), conflict, chosen)
+        updates = _updates_for(tuple(checked), conflict, chosen, self._pk_keys())
         spec = self._upsert_dialect()
         stmt = self._upsert_statement(spec, self.model, conflict, updates).values(
             {self.info.fields[k].attribute: v for k, v in checked.items()}
@@ -138,7 +138,7 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
             async with self.session.begin_nested():
                 connection = await self.session.connection()
                 for keys, group in groups.items():
-                    updates = _updates_for(keys, conflict, chosen)
+                    updates = _updates_for(keys, conflict, chosen, self._pk_keys())
                     stmt = self._upsert_statement(spec, table, conflict, updates)
                     columns = {k: self.info.fields[k].column.key for k in keys}
                     iterator = iter(group)
@@ -181,6 +181,9 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
             chosen = _field_names(update_fields, allow_empty=True)
             for name in chosen:
                 self.info.field(name)
+            changing_key = [k for k in chosen if k in self._pk_keys() and k not in conflict]
+            if changing_key:
+                raise InvalidQueryError(f"the primary key {changing_key} cannot be updated")
             absent = [k for k in chosen if k not in given]
             if absent:
                 raise InvalidQueryError(
@@ -190,6 +193,9 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
         if version is not None and version in (chosen if chosen is not None else given):
             raise InvalidQueryError(f"{version!r} is managed by optimistic locking; do not set it")
         return conflict, chosen
+
+    def _pk_keys(self) -> set[str]:
+        return {f.key for f in self.info.primary_key}
 
     def _check_unique_key(self, conflict: list[str]) -> None:
         """Require the conflict fields to be exactly a primary key or unique constraint."""
@@ -243,10 +249,15 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
             await self._all(stmt)
 
 
-def _updates_for(keys: tuple[str, ...], conflict: list[str], chosen: list[str] | None) -> list[str]:
-    """The fields a row with `keys` updates: the chosen ones it carries, else all it carries."""
+def _updates_for(
+    keys: tuple[str, ...], conflict: list[str], chosen: list[str] | None, primary_key: set[str]
+) -> list[str]:
+    """The fields a row with `keys` updates: the chosen ones it carries, else all it carries.
+
+    The primary key is never changed by the update path.
+    """
     names = keys if chosen is None else [k for k in chosen if k in keys]
-    return [k for k in names if k not in conflict]
+    return [k for k in names if k not in conflict and k not in primary_key]
 
 
 def _field_names(value: Any, *, allow_empty: bool = False) -> list[str]:
