@@ -18,6 +18,9 @@ from orm_core.errors import (
 from orm_core.lookups import OPERATORS
 from orm_core.models import NAMING_CONVENTION, Base, SoftDeleteMixin, TimestampMixin, VersionMixin
 from orm_core.pagination import CursorPage, Page
+from orm_core.retry import retry_transaction
+from orm_core.schemas import schema_for
+from orm_core.serialization import changed_fields, diff, to_dict, to_json
 from orm_core.types import UTCDateTime, utcnow
 from orm_core.unit_of_work import UnitOfWork
 
@@ -45,5 +48,11 @@ __all__ = [
     "UTCDateTime",
     "UnitOfWork",
     "VersionMixin",
+    "changed_fields",
+    "diff",
+    "retry_transaction",
+    "schema_for",
+    "to_dict",
+    "to_json",
     "utcnow",
 ]

@@ -11,11 +11,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
-from functools import cache
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, Numeric, SmallInteger, String, inspect
+from sqlalchemy import JSON, BigInteger, Column, Integer, Numeric, SmallInteger, String, inspect
 from sqlalchemy.orm import InstrumentedAttribute, Mapper
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -42,6 +41,8 @@ class Field:
     check: Checker
     is_string: bool
     primary_key: bool
+    is_json: bool = False
+    scale: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +66,18 @@ class ModelInfo:
         return found
 
 
-@cache
+_INFOS: dict[type, ModelInfo] = {}
+
+
 def model_info(model: type) -> ModelInfo:
     """Return (and cache) the field metadata of a mapped class."""
+    info = _INFOS.get(model)
+    if info is None:
+        info = _INFOS[model] = _build_info(model)
+    return info
+
+
+def _build_info(model: type) -> ModelInfo:
     try:
         mapper: Mapper[Any] = inspect(model)
     except Exception as exc:
@@ -86,6 +96,8 @@ def model_info(model: type) -> ModelInfo:
             check=_checker(column, py_type, prop.key),
             is_string=py_type is str,
             primary_key=column.primary_key,
+            is_json=isinstance(_impl(column.type), JSON),
+            scale=_decimal_scale(column.type),
         )
     pk_keys = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
     return ModelInfo(
@@ -111,8 +123,21 @@ def _python_type(type_: TypeEngine[Any]) -> type | None:
         return None
 
 
+def _decimal_scale(type_: TypeEngine[Any]) -> int | None:
+    impl = _impl(type_)
+    if isinstance(impl, Numeric) and impl.asdecimal and isinstance(impl.scale, int):
+        return impl.scale
+    return None
+
+
+def _impl(type_: TypeEngine[Any]) -> TypeEngine[Any]:
+    while isinstance(type_, TypeDecorator):
+        type_ = type_.impl_instance
+    return type_
+
+
 def _checker(column: Column[Any], py_type: type | None, key: str) -> Checker:
-    type_ = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+    type_ = _impl(column.type)
 
     def fail(value: Any, why: str) -> InvalidQueryError:
         return InvalidQueryError(
@@ -234,3 +259,28 @@ def check_value(field: Field, value: Any) -> Any:
     if value is None or is_sql(value):
         return value
     return field.check(value)
+
+
+def storable_value(field: Field, value: Any) -> Any:
+    """Check a value about to be written; round decimals to the column's scale.
+
+    PostgreSQL rounds half away from zero while SQLite would store a binary
+    float; rounding here first makes both store (and hand back) the same value.
+    """
+    if value is None and not field.column.nullable and not field.primary_key:
+        raise InvalidQueryError(f"{field.key!r} cannot be None", {"field": field.key})
+    value = check_value(field, value)
+    rounded = quantized(field, value)
+    return value if rounded is value else field.check(rounded)
+
+
+def quantized(field: Field, value: Any) -> Any:
+    """Round a number to the scale of a decimal column; leave anything else alone."""
+    if field.scale is None or isinstance(value, bool):
+        return value
+    if not isinstance(value, int | float | Decimal):
+        return value
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        return value
+    return number.quantize(Decimal(1).scaleb(-field.scale), rounding=ROUND_HALF_UP)

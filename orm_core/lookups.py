@@ -73,6 +73,11 @@ def condition(field: Field, op: str, value: Any) -> ColumnElement[bool]:
     if op not in OPERATORS:
         raise InvalidQueryError(f"unknown operator {op!r}", {"allowed": list(OPERATORS)})
     column = field.attribute
+    if field.is_json and op != "isnull" and not (op in ("eq", "ne") and value is None):
+        raise InvalidQueryError(
+            f"{field.key!r} is a JSON field: only isnull (or = None) can filter it",
+            {"field": field.key, "operator": op},
+        )
     if op == "isnull":
         if not isinstance(value, bool):
             raise InvalidQueryError(f"{field.key}__isnull takes True or False")

@@ -1,3 +1,18 @@
-"""FastAPI integration: container, wiring, error handlers, health and CRUD routers."""
+"""FastAPI integration: the container, error handlers, health and CRUD routers."""
 
-__all__: list[str] = []
+from orm_fastapi.container import OrmContainer, configure_database, settings_from_env
+from orm_fastapi.handlers import ErrorBody, register_error_handlers
+from orm_fastapi.health import health_router
+from orm_fastapi.router import crud_router
+from orm_fastapi.setup import setup_orm
+
+__all__ = [
+    "ErrorBody",
+    "OrmContainer",
+    "configure_database",
+    "crud_router",
+    "health_router",
+    "register_error_handlers",
+    "settings_from_env",
+    "setup_orm",
+]

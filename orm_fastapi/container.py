@@ -81,7 +81,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
 
 
 def configure_database(container: Any, source: Any = None, /, **values: Any) -> None:
-    """Load `config.database` from a mapping, a pydantic settings object, keywords or the environment.
+    """Load `config.database` from a mapping, pydantic settings, keywords or the environment.
 
     A mapping may hold the settings themselves or a `database` key; a pydantic model
     may have a `database` sub-model or flat `database_url`-style fields. With no
@@ -98,20 +98,25 @@ def _settings_of(source: Any) -> dict[str, Any]:
     if source is None:
         return {}
     if hasattr(source, "model_dump"):
-        source = source.model_dump()
-    if not isinstance(source, Mapping):
-        raise TypeError(f"database settings must be a mapping or a pydantic model, not {source!r}")
-    nested = source.get("database")
-    if isinstance(nested, Mapping):
-        return dict(nested)
-    if hasattr(nested, "model_dump"):
-        return dict(nested.model_dump())
-    flat = {key.removeprefix("database_"): value for key, value in source.items()}
-    return {key: value for key, value in flat.items() if key in DATABASE_DEFAULTS}
+        data = source.model_dump()
+        nested = data.get("database")
+        if isinstance(nested, Mapping):
+            return dict(nested)
+        prefix = "database_"
+        return {k.removeprefix(prefix): v for k, v in data.items() if k.startswith(prefix)}
+    if isinstance(source, Mapping):
+        nested = source.get("database")
+        return dict(nested) if isinstance(nested, Mapping) else dict(source)
+    raise TypeError(f"database settings must be a mapping or a pydantic model, not {source!r}")
 
 
 def _known(settings: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(DATABASE_DEFAULTS))
     if unknown:
         raise ValueError(f"unknown database settings {unknown}; known: {sorted(DATABASE_DEFAULTS)}")
-    return {key: value for key, value in settings.items() if value is not None}
+    known = {key: value for key, value in settings.items() if value is not None}
+    url = known.get("url")
+    if url is not None and not isinstance(url, str):
+        # pydantic's SecretStr / AnyUrl
+        known["url"] = url.get_secret_value() if hasattr(url, "get_secret_value") else str(url)
+    return known

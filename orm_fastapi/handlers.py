@@ -98,7 +98,11 @@ async def orm_error_handler(request: Request, exc: Exception) -> JSONResponse:
         return error_response(status, exc.message, name, **{"Retry-After": "1"})
     if status >= 500:
         logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        detail = COMMIT_UNKNOWN_MESSAGE if isinstance(exc, CommitUnknownError) else INTERNAL_ERROR_MESSAGE
+        detail = (
+            COMMIT_UNKNOWN_MESSAGE
+            if isinstance(exc, CommitUnknownError)
+            else INTERNAL_ERROR_MESSAGE
+        )
         return error_response(status, detail, name)
     return error_response(status, exc.message, name)
 

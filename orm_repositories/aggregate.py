@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, not_, select
@@ -55,7 +56,7 @@ class Output:
     """One output column: its key, SQL expression, value check and result conversion."""
 
     key: str
-    expression: ColumnElement[Any]
+    expression: Any
     check: Callable[[Any], Any]
     convert: Callable[[Any], Any]
 
@@ -110,7 +111,7 @@ class AggregateMixin(ReadMixin[ModelT]):
 
     def _group_output(self, name: str) -> Output:
         field = self.info.field(name)
-        return Output(name, field.attribute, lambda v: check_value(field, v), _same)
+        return Output(name, field.attribute, partial(check_value, field), _same)
 
     def _count_outputs(self, spec: bool | str | Sequence[str] | None) -> builtins.list[Output]:
         if spec is None or spec is False:
@@ -145,7 +146,7 @@ class AggregateMixin(ReadMixin[ModelT]):
             expression = _SQL_FUNCTIONS[kind](field.attribute)
             key = f"{kind}_{name}" if keyed else kind
             if kind in ("min", "max"):
-                outputs.append(Output(key, expression, lambda v, f=field: check_value(f, v), _same))
+                outputs.append(Output(key, expression, partial(check_value, field), _same))
             else:
                 outputs.append(Output(key, expression, _number_check, _converter(kind, field)))
         return outputs

@@ -12,7 +12,7 @@ from sqlalchemy.sql import Executable
 
 from orm_core import SoftDeleteMixin
 from orm_core.errors import InvalidQueryError, OrmError
-from orm_core.fields import ModelInfo, check_value, model_info
+from orm_core.fields import ModelInfo, check_value, model_info, storable_value
 from orm_core.lookups import build_filters
 from orm_core.translate import translate
 
@@ -101,7 +101,9 @@ class RepositoryBase(Generic[ModelT]):
             criteria.extend(build_filters(self.model, lookups))
         return criteria
 
-    def _select(self, where: Sequence[Any] = (), lookups: Mapping[str, Any] | None = None) -> Select[Any]:
+    def _select(
+        self, where: Sequence[Any] = (), lookups: Mapping[str, Any] | None = None
+    ) -> Select[Any]:
         return select(self.model).where(*self._criteria(where, lookups or {}))
 
     async def _execute(self, statement: Executable, params: Any = None) -> Result[Any]:
@@ -153,7 +155,8 @@ class RepositoryBase(Generic[ModelT]):
     def _pk_equals(self, value: Any) -> ColumnElement[bool]:
         pk = self.info.primary_key
         if len(pk) == 1:
-            return pk[0].attribute == value
+            condition: ColumnElement[bool] = pk[0].attribute == value
+            return condition
         return and_(*(f.attribute == v for f, v in zip(pk, value, strict=True)))
 
     def _pk_of(self, entity: Any) -> Any:
@@ -167,7 +170,9 @@ class RepositoryBase(Generic[ModelT]):
 
     # -- values ---------------------------------------------------------------------
 
-    def _checked_values(self, values: Mapping[str, Any], *, allow_pk: bool = True) -> dict[str, Any]:
+    def _checked_values(
+        self, values: Mapping[str, Any], *, allow_pk: bool = True
+    ) -> dict[str, Any]:
         """Check field names and value types of a write; relationships pass through."""
         info = self.info
         checked: dict[str, Any] = {}
@@ -178,7 +183,7 @@ class RepositoryBase(Generic[ModelT]):
             field = info.field(key)
             if field.primary_key and not allow_pk:
                 raise InvalidQueryError(f"the primary key {key!r} cannot be changed")
-            checked[key] = check_value(field, value)
+            checked[key] = storable_value(field, value)
         return checked
 
     def _onupdate_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -201,6 +206,24 @@ class RepositoryBase(Generic[ModelT]):
                 except Exception:
                     continue  # a context-sensitive default: leave it to SQLAlchemy
         return extra
+
+    def _version_bump(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The new value of a `version_id_col` for a Core UPDATE, unless set in `values`.
+
+        ORM flushes bump the version themselves; a Core UPDATE must do it too, or a
+        stale copy held elsewhere would pass its version check and overwrite the change.
+        """
+        mapper = inspect(self.model)
+        column = mapper.version_id_col
+        generator = mapper.version_id_generator
+        if column is None or generator is False:
+            return {}
+        key = mapper.get_property_by_column(column).key
+        if key in values:
+            return {}
+        if self.info.fields[key].python_type is int:
+            return {key: column + 1}
+        return {key: generator(None)}
 
     async def _ensure_loaded(self, entities: Iterable[Any]) -> None:
         """Load column attributes expired by a flush, so reads never need the database."""

@@ -1,26 +1,49 @@
 """Bulk writes without one ORM object per row: bulk_create and bulk_update.
 
-PostgreSQL inserts through COPY on the session's own connection (same
+PostgreSQL (asyncpg) inserts through COPY on the session's own connection (same
 transaction); other databases use the driver's executemany. Each call runs in a
-savepoint, so a failure leaves none of its rows written.
+savepoint, so a failure leaves none of its rows written, even when the caller
+catches the error and commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.orm.attributes import set_committed_value
 
 from orm_core.errors import InvalidQueryError, OrmError
+from orm_core.fields import storable_value
 from orm_core.translate import translate
 from orm_repositories.base import ModelT, RepositoryBase
+from orm_repositories.pg_copy import NotCopyableError, copy_rows
 
 DEFAULT_BATCH_SIZE = 5_000
+
+Rows = list[dict[str, Any]]
+Inserter = Callable[[AsyncConnection, Table, Rows], Awaitable[int]]
+
+
+async def _executemany(connection: AsyncConnection, table: Table, rows: Rows) -> int:
+    # one single-row INSERT run with many parameter sets; SQLAlchemy splits
+    # multi-row VALUES batches under the driver's bind-parameter limit
+    await connection.execute(insert(table), rows)
+    return len(rows)
+
+
+async def _copy_or_executemany(connection: AsyncConnection, table: Table, rows: Rows) -> int:
+    try:
+        return await copy_rows(connection, table, rows)
+    except NotCopyableError:
+        return await _executemany(connection, table, rows)
+
+
+# (dialect name, driver) -> how to insert one group of rows sharing their keys
+_INSERTERS: dict[tuple[str, str], Inserter] = {("postgresql", "asyncpg"): _copy_or_executemany}
 
 
 class BulkMixin(RepositoryBase[ModelT]):
@@ -34,19 +57,26 @@ class BulkMixin(RepositoryBase[ModelT]):
         Column defaults (timestamps, versions) are filled in as for `create`.
 
         Raises:
-            InvalidQueryError: an unknown field, a bad batch size, or a value the database rejects.
+            InvalidQueryError: an unknown field, a bad value or batch size, or a value
+                the database rejects (nothing of the call is kept).
             DuplicateError: a row violates a unique constraint (nothing of the call is kept).
+            ConstraintError: a row violates another constraint (nothing of the call is kept).
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidQueryError("batch_size must be a positive integer")
+        if isinstance(rows, Mapping | str | bytes):
+            raise InvalidQueryError("bulk_create takes an iterable of dicts")
         table = self._table()
-        iterator = iter(rows)
+        await self._flush()
         inserted = 0
         try:
             async with self.session.begin_nested():
-                while batch := list(islice(iterator, batch_size)):
-                    for keys, group in self._group_rows(batch).items():
-                        inserted += await self._insert_group(table, keys, group)
+                connection = await self.session.connection()
+                dialect = connection.dialect
+                inserter = _INSERTERS.get((dialect.name, dialect.driver), _executemany)
+                for batch in _batches(rows, batch_size):
+                    for group in self._checked_groups(batch).values():
+                        inserted += await inserter(connection, table, group)
         except OrmError:
             raise
         except Exception as exc:
@@ -57,9 +87,16 @@ class BulkMixin(RepositoryBase[ModelT]):
         """Update rows given as dicts holding their primary key; return the rows matched.
 
         Rows that match nothing are skipped; a key given twice counts once (last wins).
+        `updated_at` is refreshed and a `VersionMixin` version bumped on every row.
+
+        Raises:
+            InvalidQueryError: a row without its primary key, an unknown field or a bad
+                value (nothing of the call is kept).
         """
+        if isinstance(rows, Mapping | str | bytes):
+            raise InvalidQueryError("bulk_update takes an iterable of dicts")
         pk_keys = [f.key for f in self.info.primary_key]
-        by_key: dict[Any, dict[str, Any]] = {}
+        by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in rows:
             if not isinstance(row, Mapping):
                 raise InvalidQueryError("bulk_update takes dicts of field values")
@@ -67,19 +104,22 @@ class BulkMixin(RepositoryBase[ModelT]):
             if missing:
                 raise InvalidQueryError(f"bulk_update rows need their primary key {missing}")
             checked = self._checked_values(row)
-            ident = tuple(checked[k] for k in pk_keys)
-            by_key.setdefault(ident, {}).update(checked)
+            by_key.setdefault(tuple(checked[k] for k in pk_keys), {}).update(checked)
         if not by_key:
             return 0
+        await self._flush()
+        idents = _sorted(by_key)
         matched = 0
         try:
             async with self.session.begin_nested():
-                idents = sorted(by_key, key=repr) if len(pk_keys) > 1 else sorted(by_key)
                 for chunk in self._chunks(idents):
-                    values = [c[0] for c in chunk] if len(pk_keys) == 1 else list(chunk)
-                    matched += await self._lock_existing(values)
-                for keys, group in self._group_rows(list(by_key.values())).items():
+                    matched += await self._lock_existing(self._key_values(chunk))
+                groups: dict[tuple[str, ...], Rows] = {}
+                for row in by_key.values():
+                    groups.setdefault(tuple(row), []).append(row)
+                for keys, group in groups.items():
                     await self._update_group(keys, group)
+                await self._refresh_held(idents)
         except OrmError:
             raise
         except Exception as exc:
@@ -94,67 +134,23 @@ class BulkMixin(RepositoryBase[ModelT]):
             raise InvalidQueryError(f"{self.model.__name__} is not mapped to a single table")
         return table
 
-    def _group_rows(self, rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
-        """Group rows by their key set, checking each key set once."""
-        groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
-        fields = self.info.fields
+    def _checked_groups(self, rows: Sequence[Any]) -> dict[tuple[str, ...], Rows]:
+        """Check every row and group them by key set, keyed by column key."""
+        groups: dict[tuple[str, ...], Rows] = {}
+        plans: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
         for row in rows:
             if not isinstance(row, Mapping):
                 raise InvalidQueryError("bulk rows must be dicts of field values")
             keys = tuple(row)
-            group = groups.get(keys)
-            if group is None:
-                for key in keys:
-                    if key not in fields:
-                        self.info.field(key)  # raises InvalidQueryError
-                group = groups[keys] = []
-            group.append(row)
+            plan = plans.get(keys)
+            if plan is None:
+                plan = plans[keys] = [(k, self.info.field(k)) for k in keys]
+                groups[keys] = []
+            groups[keys].append({f.column.key: storable_value(f, row[k]) for k, f in plan})
         return groups
 
-    async def _insert_group(
-        self, table: Table, keys: tuple[str, ...], rows: list[Mapping[str, Any]]
-    ) -> int:
-        connection = await self.session.connection()
-        dialect = connection.dialect
-        if dialect.name == "postgresql" and dialect.driver == "asyncpg":
-            return await self._copy_rows(connection, table, keys, rows)
-        fields = self.info.fields
-        params = [{fields[k].column.key: row[k] for k in keys} for row in rows]
-        await connection.execute(insert(table), params)
-        return len(rows)
-
-    async def _copy_rows(
-        self, connection: Any, table: Table, keys: tuple[str, ...], rows: list[Mapping[str, Any]]
-    ) -> int:
-        """Insert with COPY: apply Python defaults and bind processing, then send tuples."""
-        dialect: Dialect = connection.dialect
-        fields = self.info.fields
-        given = [fields[k].column for k in keys]
-        defaulted = [
-            c for c in table.columns
-            if c not in given and c.default is not None and not c.default.is_sequence
-            and (c.default.is_scalar or c.default.is_callable)
-        ]  # fmt: skip
-        columns = given + defaulted
-        processors = [c.type._cached_bind_processor(dialect) for c in columns]
-        records: list[tuple[Any, ...]] = []
-        for row in rows:
-            values = [row[k] for k in keys]
-            for column in defaulted:
-                default = column.default
-                assert default is not None
-                values.append(default.arg(None) if default.is_callable else default.arg)  # type: ignore[attr-defined, operator]
-            records.append(
-                tuple(p(v) if p is not None and v is not None else v for p, v in zip(processors, values, strict=True))
-            )
-        raw = await connection.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(
-            table.name,
-            records=records,
-            columns=[c.name for c in columns],
-            schema_name=table.schema,
-        )
-        return len(records)
+    def _key_values(self, idents: Sequence[tuple[Any, ...]]) -> list[Any]:
+        return [i[0] for i in idents] if len(self.info.primary_key) == 1 else list(idents)
 
     async def _lock_existing(self, values: Sequence[Any]) -> int:
         """Lock the rows about to be updated, in key order; return how many exist."""
@@ -167,38 +163,48 @@ class BulkMixin(RepositoryBase[ModelT]):
         )
         return len((await self._execute(stmt)).all())
 
-    async def _update_group(self, keys: tuple[str, ...], rows: list[Mapping[str, Any]]) -> None:
-        table = self._table()
+    async def _update_group(self, keys: tuple[str, ...], rows: Rows) -> None:
         fields = self.info.fields
-        pk_keys = {f.key for f in self.info.primary_key}
+        pk_keys = [f.key for f in self.info.primary_key]
         set_keys = [k for k in keys if k not in pk_keys]
         if not set_keys:
             return
-        extra = self._onupdate_values(dict.fromkeys(set_keys))
-        where = [fields[k].column == bindparam(f"pk_{k}") for k in pk_keys]
-        values = {fields[k].column.key: bindparam(f"v_{k}") for k in set_keys}
+        values: dict[str, Any] = {fields[k].column.key: bindparam(f"v_{k}") for k in set_keys}
+        given = dict.fromkeys(set_keys)
+        extra = {**self._onupdate_values(given), **self._version_bump(given)}
         values.update({fields[k].column.key: v for k, v in extra.items()})
-        stmt = update(table).where(*where, *self._scope_criteria()).values(values)
+        where = [fields[k].column == bindparam(f"pk_{k}") for k in pk_keys]
+        stmt = update(self._table()).where(*where, *self._scope_criteria()).values(values)
         params = [
             {**{f"pk_{k}": row[k] for k in pk_keys}, **{f"v_{k}": row[k] for k in set_keys}}
             for row in rows
         ]
         connection = await self.session.connection()
         await connection.execute(stmt, params)
-        self._sync_held(rows, set_keys, extra)
 
-    def _sync_held(
-        self, rows: list[Mapping[str, Any]], keys: list[str], extra: Mapping[str, Any]
-    ) -> None:
-        """Write the new values into copies the session already holds."""
-        pk = [f.key for f in self.info.primary_key]
-        sync = self.session.sync_session
-        for row in rows:
-            key = identity_key(self.model, tuple(row[k] for k in pk))
-            held = sync.identity_map.get(key)
-            if held is None:
-                continue
-            for name in keys:
-                set_committed_value(held, name, row[name])
-            for name, value in extra.items():
-                set_committed_value(held, name, value)
+    async def _refresh_held(self, idents: Sequence[tuple[Any, ...]]) -> None:
+        """Re-read the copies this session holds of updated rows, in one query per chunk."""
+        identity_map = self.session.sync_session.identity_map
+        held = [i for i in idents if identity_key(self.model, i) in identity_map]
+        for chunk in self._chunks(held):
+            stmt = (
+                select(self.model)
+                .where(self._pk_in(self._key_values(chunk)))
+                .execution_options(populate_existing=True)
+            )
+            await self._all(stmt)
+
+
+def _batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _sorted(keys: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Sort keys so rows are locked in key order; fall back to a stable order."""
+    items = list(keys)
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=repr)

@@ -65,7 +65,9 @@ class ConditionalUpdateMixin(ReadMixin[ModelT]):
                 f"update_with_lock needs a VersionMixin model; {self.model.__name__} has no version"
             )
         if not isinstance(entity, self.model):
-            raise InvalidQueryError(f"expected a {self.model.__name__}, got {type(entity).__name__}")
+            raise InvalidQueryError(
+                f"expected a {self.model.__name__}, got {type(entity).__name__}"
+            )
         checked = self._checked_values(values, allow_pk=False)
         self._reject_version(checked)
         if entity in self.session:
@@ -113,8 +115,8 @@ class ConditionalUpdateMixin(ReadMixin[ModelT]):
         result = await self._execute(stmt.execution_options(synchronize_session=False))
         if not result.rowcount:  # type: ignore[attr-defined]
             return None
-        reread = self._select().where(self._pk_equals(ident)).execution_options(populate_existing=True)
-        return await self._first_by(reread)
+        reread = self._select().where(self._pk_equals(ident))
+        return await self._first_by(reread.execution_options(populate_existing=True))
 
     def _version_key(self) -> str | None:
         """Return the attribute name of the model's `version_id_col`, if it has one."""

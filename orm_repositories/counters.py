@@ -57,7 +57,9 @@ class CounterMixin(ConditionalUpdateMixin[ModelT]):
         """
         return await self._add(id, field, amount, bound=min_value, sign=-1)
 
-    async def _add(self, id: Any, name: str, amount: Any, *, bound: Any, sign: int) -> ModelT | None:
+    async def _add(
+        self, id: Any, name: str, amount: Any, *, bound: Any, sign: int
+    ) -> ModelT | None:
         ident = self._pk_value(id)
         field = self._counter_field(name)
         amount = _checked_number(field, "amount", amount)
@@ -97,4 +99,5 @@ def _checked_number(field: Field, what: str, value: Any) -> Any:
     try:
         return check_value(field, value)
     except InvalidQueryError as exc:
-        raise InvalidQueryError(f"invalid {what} for {field.key!r}: {exc.message}", exc.details) from exc
+        message = f"invalid {what} for {field.key!r}: {exc.message}"
+        raise InvalidQueryError(message, exc.details) from exc

@@ -42,7 +42,8 @@ class GetOrCreateMixin(WriteMixin[ModelT]):
         values = self._creation_values(defaults, lookups)
         found = await self._first_locked(lookups)
         if found is not None:
-            return await self._apply(found, self._checked_values(defaults or {}, allow_pk=False)), False
+            updates = self._checked_values(defaults or {}, allow_pk=False)
+            return await self._apply(found, updates), False
         entity, created = await self._insert_or_reread(values, lookups, lock=True)
         if not created:
             entity = await self._apply(entity, self._checked_values(defaults or {}, allow_pk=False))
@@ -58,7 +59,7 @@ class GetOrCreateMixin(WriteMixin[ModelT]):
         if defaults is not None and not isinstance(defaults, Mapping):
             raise InvalidQueryError("defaults must be a mapping of field values")
         for key, value in lookups.items():
-            name, sep, op = key.rpartition("__")
+            _, sep, op = key.rpartition("__")
             if (sep and op in OPERATORS and key not in self.info.fields) or isinstance(value, dict):
                 raise InvalidQueryError(
                     f"get_or_create lookups must be plain field=value pairs, not {key!r}"

@@ -60,8 +60,10 @@ class SortKey:
         if value is None:  # NULL is the largest value
             return column.is_not(None) if self.descending else false()
         if self.descending:
-            return column < value
-        return or_(column > value, column.is_(None)) if self.nullable else column > value
+            below: ColumnElement[bool] = column < value
+            return below
+        above: ColumnElement[bool] = column > value
+        return or_(above, column.is_(None)) if self.nullable else above
 
     def equal(self, value: Any) -> ColumnElement[bool]:
         column = self.field.attribute

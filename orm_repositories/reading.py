@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 
@@ -13,6 +13,10 @@ from orm_core.lookups import build_order_by
 from orm_core.pagination import Page
 from orm_core.translate import translate
 from orm_repositories.base import ModelT, RepositoryBase
+from orm_repositories.estimates import estimate_rows
+
+CountMode = Literal["exact", "estimate", "none"]
+COUNT_MODES: tuple[str, ...] = ("exact", "estimate", "none")
 
 
 class ReadMixin(RepositoryBase[ModelT]):
@@ -103,32 +107,56 @@ class ReadMixin(RepositoryBase[ModelT]):
         page: int = 1,
         page_size: int = 20,
         order_by: Any = None,
+        count: CountMode = "exact",
         **lookups: Any,
     ) -> Page[ModelT]:
-        """Return one page of matching rows with the exact total.
+        """Return one page of matching rows and, as `count` says, their total.
+
+        `count="exact"` runs COUNT(*): exact, but it reads every matching row.
+        `count="estimate"` takes the planner's estimate on PostgreSQL (one planning
+        round trip; exact COUNT elsewhere), raised to at least the rows already seen
+        and exact on the last page. `count="none"` skips counting: `total` and
+        `total_pages` are None. With "estimate" and "none", `has_next` comes from one
+        extra row read past the page, so it is always right.
 
         Raises:
-            InvalidQueryError: page below 1, page size below 1 or over `max_page_size`.
+            InvalidQueryError: page below 1, page size below 1 or over `max_page_size`,
+                or an unknown count mode.
         """
         page, page_size = self._check_page(page, page_size)
-        criteria = self._criteria(where, lookups)
-        ordering = self._ordering(order_by)
-        total = int(
-            (
-                await self._execute(select(func.count()).select_from(self.model).where(*criteria))
-            ).scalar_one()
-        )
-        items: builtins.list[ModelT] = []
-        if total > (page - 1) * page_size:
-            stmt = (
-                select(self.model)
-                .where(*criteria)
-                .order_by(*ordering)
-                .limit(page_size)
-                .offset((page - 1) * page_size)
+        if count not in COUNT_MODES:
+            raise InvalidQueryError(
+                f"count must be one of {list(COUNT_MODES)}", {"count": repr(count)}
             )
-            items = await self._all(stmt)
-        return Page.build(items, total=total, page=page, page_size=page_size)
+        criteria = self._criteria(where, lookups)
+        offset = (page - 1) * page_size
+        stmt = select(self.model).where(*criteria).order_by(*self._ordering(order_by))
+        if count == "exact":
+            exact = await self._count_where(criteria)
+            items: builtins.list[ModelT] = []
+            if exact > offset:
+                items = await self._all(stmt.limit(page_size).offset(offset))
+            return Page.build(items, total=exact, page=page, page_size=page_size)
+        rows = await self._all(stmt.limit(page_size + 1).offset(offset))
+        items, has_next = rows[:page_size], len(rows) > page_size
+        total: int | None = None
+        if count == "estimate":
+            seen = offset + len(items) + int(has_next)
+            if not has_next and (items or page == 1):
+                total = seen  # the last page: the exact total is known
+            elif not items:
+                total = await self._count_where(criteria)
+            else:
+                pk = self.info.primary_key[0].attribute
+                estimate = await estimate_rows(self.session, select(pk).where(*criteria))
+                total = (
+                    await self._count_where(criteria) if estimate is None else max(estimate, seen)
+                )
+        return Page.build(items, total=total, page=page, page_size=page_size, has_next=has_next)
+
+    async def _count_where(self, criteria: builtins.list[Any]) -> int:
+        stmt = select(func.count()).select_from(self.model).where(*criteria)
+        return int((await self._execute(stmt)).scalar_one())
 
     # -- helpers ------------------------------------------------------------------
 

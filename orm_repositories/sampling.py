@@ -88,7 +88,8 @@ class SamplingMixin(ReadMixin[ModelT]):
         self, key: Field, n: int, criteria: Sequence[ColumnElement[bool]]
     ) -> builtins.list[ModelT]:
         column = key.attribute
-        low, high = (await self._execute(select(func.min(column), func.max(column)))).one()
+        bounds = (await self._execute(select(func.min(column), func.max(column)))).one()
+        low, high = tuple(bounds)
         if low is None:
             return []
         found: dict[int, ModelT] = {}

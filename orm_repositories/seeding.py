@@ -15,6 +15,8 @@ from orm_repositories.bulk import DEFAULT_BATCH_SIZE
 from orm_repositories.factories import ModelFactory
 from orm_repositories.repository import AsyncRepository
 
+__all__ = ["ModelFactory", "seed"]
+
 # How many existing parent keys a foreign key column picks its values from.
 MAX_REFERENCES = 10_000
 
@@ -45,7 +47,7 @@ async def seed(
     factory = factory or ModelFactory.for_model(model)()
     inserted = 0
     async with UnitOfWork(database) as uow:
-        repository = AsyncRepository.for_model(model)(uow.session)
+        repository: AsyncRepository[Any] = AsyncRepository.for_model(model)(uow.session)
         references = await _references(uow.session, factory)
         while inserted < count:
             size = min(batch_size, count - inserted)
@@ -57,7 +59,9 @@ async def seed(
     return inserted
 
 
-async def _references(session: AsyncSession, factory: ModelFactory[Any]) -> dict[str, Sequence[Any]]:
+async def _references(
+    session: AsyncSession, factory: ModelFactory[Any]
+) -> dict[str, Sequence[Any]]:
     """Read up to MAX_REFERENCES existing keys for each foreign key column."""
     references: dict[str, Sequence[Any]] = {}
     for column in factory.foreign_keys:

@@ -63,5 +63,5 @@ class StreamingMixin(ReadMixin[ModelT]):
                     if state.key not in held and not state.modified and state.persistent:
                         self.session.expunge(entity)
         finally:
-            await batches.aclose()
+            await batches.aclose()  # type: ignore[attr-defined]
             await result.close()

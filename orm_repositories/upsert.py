@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, inspect, select
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    Table,
+    UniqueConstraint,
+    inspect,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -22,7 +31,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from orm_core.errors import InvalidQueryError, OrmError
 from orm_core.translate import translate
 from orm_repositories.base import ModelT
-from orm_repositories.bulk import BulkMixin
 from orm_repositories.conditional import ConditionalUpdateMixin
 
 # Rows handed to one executemany call: bounds memory, not bind parameters.
@@ -57,7 +65,7 @@ _DIALECTS: dict[str, _UpsertDialect] = {
 }
 
 
-class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
+class UpsertMixin(ConditionalUpdateMixin[ModelT]):
     """`upsert` and `upsert_many` on the database's native upsert statement."""
 
     async def upsert(
@@ -117,23 +125,27 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
         if isinstance(rows, Mapping | str | bytes) or not isinstance(rows, Iterable):
             raise InvalidQueryError("upsert_many takes an iterable of dicts")
         collapsed: dict[tuple[Any, ...], dict[str, Any]] = {}
-        names = _field_names(conflict_fields)
+        names = self._conflict_names(conflict_fields)
         for row in rows:
             if not isinstance(row, Mapping):
                 raise InvalidQueryError("upsert_many rows must be dicts of field values")
             checked = self._checked_values(row)
             missing = [k for k in names if k not in checked]
             if missing:
-                raise InvalidQueryError(f"every upsert row needs its conflict fields; missing {missing}")
+                raise InvalidQueryError(
+                    f"every upsert row needs its conflict fields; missing {missing}"
+                )
             key = tuple(checked[k] for k in names)
             collapsed.pop(key, None)  # a repeated key moves to its last position
             collapsed[key] = checked
         if not collapsed:
             return 0
-        groups = self._group_rows(list(collapsed.values()))
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for checked in collapsed.values():
+            groups.setdefault(tuple(checked), []).append(checked)
         conflict, chosen = self._upsert_plan(conflict_fields, update_fields, list(groups))
         spec = self._upsert_dialect()
-        table = self._table()
+        table = self._upsert_table()
         try:
             async with self.session.begin_nested():
                 connection = await self.session.connection()
@@ -149,7 +161,7 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
             raise
         except Exception as exc:
             raise translate(exc) from exc
-        await self._refresh_held(conflict, list(collapsed))
+        await self._refresh_upserted(conflict, list(collapsed))
         return len(collapsed)
 
     # -- helpers ------------------------------------------------------------------
@@ -168,14 +180,11 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
 
         Returns the conflict fields and the explicit update fields (None: every given one).
         """
-        conflict = _field_names(conflict_fields)
-        for name in conflict:
-            self.info.field(name)
+        conflict = self._conflict_names(conflict_fields)
         given = set().union(*key_sets)
         missing = [k for k in conflict if k not in given]
         if missing:
             raise InvalidQueryError(f"conflict fields need values: {missing}", {"missing": missing})
-        self._check_unique_key(conflict)
         chosen: list[str] | None = None
         if update_fields is not None:
             chosen = _field_names(update_fields, allow_empty=True)
@@ -194,12 +203,21 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
             raise InvalidQueryError(f"{version!r} is managed by optimistic locking; do not set it")
         return conflict, chosen
 
+    def _upsert_table(self) -> Table:
+        table = self.model.__table__
+        if not isinstance(table, Table):
+            raise InvalidQueryError(f"{self.model.__name__} is not mapped to a single table")
+        return table
+
     def _pk_keys(self) -> set[str]:
         return {f.key for f in self.info.primary_key}
 
-    def _check_unique_key(self, conflict: list[str]) -> None:
-        """Require the conflict fields to be exactly a primary key or unique constraint."""
-        table = self._table()
+    def _conflict_names(self, conflict_fields: Any) -> list[str]:
+        """Check that the conflict fields are exactly a primary key or unique constraint."""
+        conflict = _field_names(conflict_fields)
+        for name in conflict:
+            self.info.field(name)
+        table = self._upsert_table()
         wanted = {self.info.fields[k].column.name for k in conflict}
         keys = [{c.name for c in table.primary_key.columns}]
         for item in (*table.constraints, *table.indexes):
@@ -211,6 +229,7 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
                 f"of {self.model.__name__}",
                 {"conflict_fields": conflict, "unique_keys": sorted(sorted(k) for k in keys)},
             )
+        return conflict
 
     def _upsert_statement(
         self, spec: _UpsertDialect, target: Any, conflict: list[str], updates: list[str]
@@ -223,15 +242,23 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
         def assignments(proposed: Any) -> dict[Any, Any]:
             if not updates:  # nothing to change: a no-op assignment still returns the row
                 return {conflict_columns[0]: proposed[conflict_columns[0].key]}
-            values: dict[Any, Any] = {fields[k].column: proposed[fields[k].column.key] for k in updates}
-            values.update({fields[k].column: v for k, v in extra.items()})
+            values: dict[Any, Any] = {
+                fields[k].column: proposed[fields[k].column.key] for k in updates
+            }
+            for key, value in extra.items():
+                column = fields[key].column
+                # `updated_at` is in the proposed row (its insert default is "now" too):
+                # referring to it keeps bound values out of the update clause, which
+                # MySQL drivers need to batch an executemany into one statement.
+                values[column] = proposed[column.key] if _same_default(column) else value
             if version is not None:
-                values[fields[version].column] = fields[version].column + 1
+                column = fields[version].column
+                values[column] = column + literal_column("1", Integer())
             return values
 
         return spec.on_conflict(spec.insert(target), conflict_columns, assignments)
 
-    async def _refresh_held(self, conflict: list[str], keys: list[tuple[Any, ...]]) -> None:
+    async def _refresh_upserted(self, conflict: list[str], keys: list[tuple[Any, ...]]) -> None:
         """Reload copies of upserted rows that the session already holds."""
         identity_map = self.session.sync_session.identity_map
         held = [obj for obj in identity_map.values() if isinstance(obj, self.model)]
@@ -245,8 +272,19 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT], BulkMixin[ModelT]):
             if all(k in state for k in conflict) and tuple(state[k] for k in conflict) in wanted
         ]
         for chunk in self._chunks(pks):
-            stmt = select(self.model).where(self._pk_in(chunk)).execution_options(populate_existing=True)
-            await self._all(stmt)
+            stmt = select(self.model).where(self._pk_in(chunk))
+            await self._all(stmt.execution_options(populate_existing=True))
+
+
+def _same_default(column: Column[Any]) -> bool:
+    """Tell whether the column's insert default is its update default (such as `utcnow`)."""
+    if column.default is None or column.onupdate is None:
+        return False
+    insert_arg = getattr(column.default, "arg", None)
+    update_arg = getattr(column.onupdate, "arg", None)
+    # SQLAlchemy wraps a callable that takes no context; compare what was declared
+    declared = [getattr(arg, "__wrapped__", arg) for arg in (insert_arg, update_arg)]
+    return declared[0] is declared[1]
 
 
 def _updates_for(

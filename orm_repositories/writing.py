@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, inspect, update
 
 from orm_core.errors import InvalidQueryError
+from orm_core.fields import quantized
 from orm_repositories.base import ModelT
 from orm_repositories.reading import ReadMixin
 
@@ -43,7 +44,7 @@ class WriteMixin(ReadMixin[ModelT]):
         entity = self.model(**self._checked_values(values))
         return await self.add(entity)
 
-    async def update(self, id: Any, **values: Any) -> ModelT:
+    async def update(self, id: Any, /, **values: Any) -> ModelT:
         """Set fields on the row with this id and return the updated entity.
 
         Raises:
@@ -54,7 +55,7 @@ class WriteMixin(ReadMixin[ModelT]):
         entity = await self.get_one(id)
         return await self._apply(entity, checked)
 
-    async def update_fields(self, entity: ModelT, **values: Any) -> ModelT:
+    async def update_fields(self, entity: ModelT, /, **values: Any) -> ModelT:
         """Set fields on an entity and flush; an entity from another session is re-read here.
 
         Raises:
@@ -66,7 +67,7 @@ class WriteMixin(ReadMixin[ModelT]):
             entity = await self.get_one(self._pk_of(entity))
         return await self._apply(entity, checked)
 
-    async def update_where(self, values: Mapping[str, Any], *where: Any, **lookups: Any) -> int:
+    async def update_where(self, values: Mapping[str, Any], /, *where: Any, **lookups: Any) -> int:
         """Update every matching row in one statement; return the number of rows matched.
 
         Values may be SQL expressions (`stock=Product.stock - 1`). At least one
@@ -76,7 +77,7 @@ class WriteMixin(ReadMixin[ModelT]):
             raise InvalidQueryError("update_where needs a non-empty mapping of values")
         checked = self._checked_values(values, allow_pk=False)
         criteria = self._required_criteria(where, lookups, "update_where")
-        checked.update(self._onupdate_values(checked))
+        checked.update({**self._onupdate_values(checked), **self._version_bump(checked)})
         stmt = update(self.model).where(*criteria).values(checked)
         result = await self._execute(stmt.execution_options(synchronize_session="fetch"))
         return int(result.rowcount)  # type: ignore[attr-defined]
@@ -117,6 +118,13 @@ class WriteMixin(ReadMixin[ModelT]):
             raise InvalidQueryError(
                 f"expected a {self.model.__name__}, got {type(entity).__name__}"
             )
+        # round decimals as `create` does, so both databases store the same value
+        loaded = inspect(entity).dict
+        for field in self.info.fields.values():
+            if field.scale is not None and loaded.get(field.key) is not None:
+                rounded = quantized(field, loaded[field.key])
+                if rounded != loaded[field.key] or type(rounded) is not type(loaded[field.key]):
+                    setattr(entity, field.key, rounded)
 
     def _required_criteria(self, where: Any, lookups: Mapping[str, Any], method: str) -> list[Any]:
         if not where and not lookups:

@@ -79,3 +79,14 @@ class Ticket(TimestampMixin, Base):
     priority: Mapped[int] = mapped_column(server_default="3")
     code: Mapped[str] = mapped_column(String(20), default=func.lower("TK"))
     amount: Mapped[Decimal | None]
+
+
+class Job(SoftDeleteMixin, Base):
+    """A queued job: claimed by workers, counted by attempts."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    claimed_by: Mapped[int | None]
+    attempts: Mapped[int] = mapped_column(default=0)

@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
@@ -37,7 +37,9 @@ def target_settings(config: Config) -> tuple[str, MetaData | None]:
     Raises:
         MigrationError: no URL is configured, or the models cannot be imported.
     """
-    url = config.attributes.get(URL_ATTRIBUTE) or resolve_url(config.get_main_option("sqlalchemy.url"))
+    url = config.attributes.get(URL_ATTRIBUTE) or resolve_url(
+        config.get_main_option("sqlalchemy.url")
+    )
     metadata = config.attributes.get(METADATA_ATTRIBUTE)
     if metadata is None:
         reference = os.environ.get(MODELS_ENV) or project_settings().get("models")
@@ -46,7 +48,7 @@ def target_settings(config: Config) -> tuple[str, MetaData | None]:
     return str(url), metadata
 
 
-def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render framework column types as plain SQLAlchemy types in migration files.
 
     `UTCDateTime` becomes `sa.DateTime(timezone=True)`: the stored type is the

@@ -64,7 +64,8 @@ def resolve_url(explicit: str | None = None) -> str:
     url = _setting(explicit, URL_ENV, "url")
     if url is None:
         raise MigrationError(
-            f"no database URL: pass --url, set {URL_ENV}, or set url under [tool.orm] in pyproject.toml"
+            f"no database URL: pass --url, set {URL_ENV}, "
+            "or set url under [tool.orm] in pyproject.toml"
         )
     return url
 
@@ -85,7 +86,7 @@ def resolve_models(explicit: str | None = None) -> str:
 
 
 def resolve_directory(explicit: str | Path | None = None) -> Path:
-    """Return the migrations directory: option, ORM_MIGRATIONS, `[tool.orm] migrations`, `migrations`."""
+    """Return the migrations dir: option, ORM_MIGRATIONS, `[tool.orm] migrations`, ./migrations."""
     directory = _setting(str(explicit) if explicit else None, DIRECTORY_ENV, "migrations")
     return Path(directory or DEFAULT_DIRECTORY)
 
@@ -100,7 +101,9 @@ def import_target(reference: str) -> tuple[ModuleType, Any]:
     """
     module_name, sep, attr = reference.partition(":")
     if not sep or not module_name or not attr:
-        raise MigrationError(f"bad models reference {reference!r}: expected module:attr, e.g. app.models:Base")
+        raise MigrationError(
+            f"bad models reference {reference!r}: expected module:attr, e.g. app.models:Base"
+        )
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)

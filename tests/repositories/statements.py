@@ -44,7 +44,7 @@ def recorded(database: Database) -> Iterator[Recorded]:
     """Record every statement sent to `database` inside the block."""
     log = Recorded()
 
-    def on_execute(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
         count, sets = _param_count(parameters, executemany)
         log.statements.append((statement, count, sets))
 

@@ -1,0 +1,197 @@
+"""Fixtures: a CRUD test application on the shared test models, and the example shop.
+
+Both override the container's `database` provider with a database from the
+`database` fixture (SQLite file or PostgreSQL), and check after every test that
+no pooled connection was left checked out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from dependency_injector import providers
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
+
+from orm_core import Database, UnitOfWork
+from orm_fastapi import OrmContainer, crud_router, setup_orm
+from orm_repositories import AsyncRepository
+from tests.models import Account, Note, Product
+
+
+class ProductIn(BaseModel):
+    sku: str = Field(max_length=50)
+    name: str
+    price: Decimal
+    stock: int = 0
+    category: str | None = None
+
+
+class ProductOut(ProductIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    view_count: int
+    created_at: datetime
+
+
+class ProductPatch(BaseModel):
+    name: str | None = None
+    price: Decimal | None = None
+    stock: int | None = None
+    category: str | None = None
+
+
+class AccountIn(BaseModel):
+    owner: str
+    balance: Decimal = Decimal("0")
+
+
+class AccountOut(AccountIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    version: int
+
+
+class AccountPatch(BaseModel):
+    owner: str | None = None
+    balance: Decimal | None = None
+
+
+class NoteIn(BaseModel):
+    title: str
+
+
+class NoteOut(NoteIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+
+
+class TestUnitOfWork(UnitOfWork):
+    products: AsyncRepository[Product]
+
+
+class TestContainer(OrmContainer):
+    unit_of_work = providers.Factory(TestUnitOfWork, database=OrmContainer.database)
+
+
+def build_app(database: Database) -> FastAPI:
+    """A small application exposing the test models through `crud_router`."""
+    container = TestContainer()
+    container.database.override(providers.Object(database))
+    app = FastAPI()
+    setup_orm(app, container)
+    app.include_router(
+        crud_router(
+            AsyncRepository[Product],
+            unit_of_work=container.unit_of_work,
+            read_schema=ProductOut,
+            create_schema=ProductIn,
+            update_schema=ProductPatch,
+            prefix="/products",
+            filter_fields=["sku", "price", "stock", "category", "created_at"],
+            order_fields=["price", "name", "stock"],
+            max_page_size=50,
+        )
+    )
+    app.include_router(
+        crud_router(
+            AsyncRepository[Account],
+            unit_of_work=TestContainer.unit_of_work,  # a class-level provider resolves too
+            read_schema=AccountOut,
+            create_schema=AccountIn,
+            update_schema=AccountPatch,
+            prefix="/accounts",
+        )
+    )
+    app.include_router(
+        crud_router(
+            Note,
+            unit_of_work=lambda: UnitOfWork(database),
+            read_schema=NoteOut,
+            create_schema=NoteIn,
+            update_schema=NoteIn,
+            prefix="/notes",
+        )
+    )
+    return app
+
+
+def client_for(app: FastAPI, **options: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, **options),  # type: ignore[arg-type]
+        base_url="http://test",
+    )
+
+
+@pytest.fixture
+async def app(database: Database) -> AsyncIterator[FastAPI]:
+    yield build_app(database)
+    assert database.pool_status()["checked_out"] == 0
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as http:
+        yield http
+
+
+# -- the example shop ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def shop_database(database: Database, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database for the shop's own tables: a second SQLite file, or a private schema.
+
+    The shop's tables share names with the test models', so on PostgreSQL they live
+    in a schema of their own (the connection's search_path points there).
+    """
+    from examples.shop.bootstrap import create_tables
+
+    if database.is_sqlite:
+        shop_db = Database(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+        await create_tables(shop_db)
+        yield shop_db
+        assert shop_db.pool_status()["checked_out"] == 0
+        await shop_db.dispose()
+        return
+    schema = f"shop_{uuid.uuid4().hex[:8]}"
+    await database.execute(f'CREATE SCHEMA "{schema}"')
+    shop_db = Database(
+        database.url,
+        pool_size=20,
+        max_overflow=20,
+        connect_args={"server_settings": {"search_path": schema}},
+    )
+    shop_db.schema = schema  # type: ignore[attr-defined]
+    try:
+        await create_tables(shop_db)
+        yield shop_db
+        assert shop_db.pool_status()["checked_out"] == 0
+    finally:
+        await shop_db.dispose()
+        async with database.engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def shop_app_for(shop_db: Database) -> FastAPI:
+    from examples.shop.application import create_app
+
+    app = create_app({"url": "sqlite+aiosqlite:///:memory:"}, seed=False)
+    app.state.orm_container.database.override(providers.Object(shop_db))
+    return app
+
+
+@pytest.fixture
+async def shop_client(shop_database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(shop_app_for(shop_database)) as http:
+        yield http

@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from orm_core import OPERATORS, InvalidQueryError
+from tests.models import Color, Product
+from tests.repositories.shop import ShopUoW
+from tests.repositories.statements import recorded
+
+PRODUCTS = [
+    ("A-1", "Red Apple", "1.50", 0, "fruit"),
+    ("A-2", "green apple", "2.00", 5, "fruit"),
+    ("B-1", "100% Cotton", "15.00", 7, None),
+    ("B-2", "1000 Cotton", "9.99", 2, "cloth"),
+    ("C-1", "snake_case", "3.25", 9, "misc"),
+    ("C-2", "snakeXcase", "4.00", 1, "misc"),
+]
+
+
+@pytest.fixture
+async def shop(database):
+    async with ShopUoW(database) as uow:
+        for sku, name, price, stock, category in PRODUCTS:
+            await uow.products.create(
+                sku=sku, name=name, price=Decimal(price), stock=stock, category=category
+            )
+    return database
+
+
+async def skus(database, *where, **lookups) -> list[str]:
+    async with ShopUoW(database) as uow:
+        return [p.sku for p in await uow.products.list(*where, order_by="sku", **lookups)]
+
+
+def test_the_operator_list_matches_the_contract():
+    assert set(OPERATORS) == {
+        "eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "icontains",
+        "startswith", "istartswith", "endswith", "iendswith", "isnull", "between",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("lookups", "expected"),
+    [
+        ({"sku": "A-1"}, ["A-1"]),
+        ({"sku__eq": "A-1"}, ["A-1"]),
+        ({"sku__ne": "A-1"}, ["A-2", "B-1", "B-2", "C-1", "C-2"]),
+        ({"price__gt": Decimal("4.00")}, ["B-1", "B-2"]),
+        ({"price__gte": Decimal("4.00")}, ["B-1", "B-2", "C-2"]),
+        ({"stock__lt": 2}, ["A-1", "C-2"]),
+        ({"stock__lte": 2}, ["A-1", "B-2", "C-2"]),
+        ({"stock__in": [0, 9, 42]}, ["A-1", "C-1"]),
+        ({"stock__in": range(5, 6)}, ["A-2"]),
+        ({"stock__in": {5, 99}}, ["A-2"]),
+        ({"stock__in": []}, []),
+        ({"stock__not_in": [0, 9]}, ["A-2", "B-1", "B-2", "C-2"]),
+        ({"name__contains": "apple"}, ["A-2"]),
+        ({"name__icontains": "APPLE"}, ["A-1", "A-2"]),
+        ({"name__startswith": "red"}, []),
+        ({"name__istartswith": "red"}, ["A-1"]),
+        ({"name__endswith": "Cotton"}, ["B-1", "B-2"]),
+        ({"name__endswith": "cotton"}, []),
+        ({"name__iendswith": "COTTON"}, ["B-1", "B-2"]),
+        ({"category__isnull": True}, ["B-1"]),
+        ({"category__isnull": False}, ["A-1", "A-2", "B-2", "C-1", "C-2"]),
+        ({"category": None}, ["B-1"]),
+        ({"category__ne": None}, ["A-1", "A-2", "B-2", "C-1", "C-2"]),
+        ({"price__between": (Decimal("2"), Decimal("4"))}, ["A-2", "C-1", "C-2"]),
+        ({"stock__between": [5, 7]}, ["A-2", "B-1"]),
+        ({"price": {"gt": Decimal("2"), "lt": Decimal("5")}}, ["C-1", "C-2"]),
+        ({"name": {"icontains": "cotton", "startswith": "100%"}}, ["B-1"]),
+        ({"stock": {"in": [1, 2]}}, ["B-2", "C-2"]),
+        ({"category": {"isnull": True}}, ["B-1"]),
+        ({"stock__gt": 0, "category": "misc"}, ["C-1", "C-2"]),
+    ],
+)
+async def test_every_operator_filters_the_same_on_both_databases(shop, lookups, expected):
+    assert await skus(shop, **lookups) == expected
+
+
+@pytest.mark.parametrize(
+    ("lookups", "expected"),
+    [
+        ({"name__contains": "%"}, ["B-1"]),
+        ({"name__contains": "0%"}, ["B-1"]),
+        ({"name__startswith": "100%"}, ["B-1"]),
+        ({"name__contains": "_"}, ["C-1"]),
+        ({"name__icontains": "E_C"}, ["C-1"]),
+        ({"name__endswith": "_case"}, ["C-1"]),
+        ({"name__iendswith": "%"}, []),
+        ({"name__contains": "/"}, []),
+        ({"name__istartswith": "snake_"}, ["C-1"]),
+    ],
+)
+async def test_wildcards_in_text_lookups_match_literally(shop, lookups, expected):
+    assert await skus(shop, **lookups) == expected
+
+
+async def test_contains_is_case_sensitive_and_icontains_is_not(shop):
+    assert await skus(shop, name__contains="Apple") == ["A-1"]
+    assert await skus(shop, name__contains="APPLE") == []
+    assert await skus(shop, name__icontains="aPpLe") == ["A-1", "A-2"]
+    assert await skus(shop, name__startswith="Green") == []
+    assert await skus(shop, name__istartswith="Green") == ["A-2"]
+
+
+async def test_lookups_combine_with_sqlalchemy_expressions(shop):
+    assert await skus(shop, Product.stock > 4, category="misc") == ["C-1"]
+
+
+async def test_lookups_on_enum_uuid_date_and_datetime_columns(database):
+    now = datetime.now(UTC)
+    async with ShopUoW(database) as uow:
+        a = await uow.notes.create(title="a", color=Color.BLUE, due=date(2024, 1, 2), seen_at=now)
+        await uow.notes.create(title="b", due=date(2024, 3, 1))
+    async with ShopUoW(database) as uow:
+        notes = uow.notes
+        assert [n.title for n in await notes.list(color=Color.BLUE)] == ["a"]
+        assert [n.title for n in await notes.list(color="BLUE")] == ["a"]
+        assert [n.title for n in await notes.list(color__in=[Color.RED])] == ["b"]
+        assert [n.title for n in await notes.list(token=str(a.token))] == ["a"]
+        assert [n.title for n in await notes.list(due__gt=date(2024, 2, 1))] == ["b"]
+        assert [n.title for n in await notes.list(seen_at__gte=now - timedelta(seconds=1))] == ["a"]
+        assert [n.title for n in await notes.list(seen_at=now)] == ["a"]
+
+
+@pytest.mark.parametrize(
+    "lookups",
+    [
+        {"nope": 1},
+        {"nope__gt": 1},
+        {"price__gtx": 1},
+        {"price__like": "1"},
+        {"price": {"bigger": 1}},
+        {"price": {}},
+        {"price__gt": "cheap"},
+        {"price__gt": None},
+        {"price": float("nan")},
+        {"price": Decimal("1e12")},
+        {"stock": "3"},
+        {"stock": 1.5},
+        {"stock": True},
+        {"stock": 2**31},
+        {"stock": -(2**31) - 1},
+        {"stock__in": "123"},
+        {"stock__in": 3},
+        {"stock__in": [1, "2"]},
+        {"stock__not_in": "12"},
+        {"stock__between": (1, 2, 3)},
+        {"stock__between": (1,)},
+        {"stock__between": "12"},
+        {"stock__between": (1, None)},
+        {"stock__contains": "1"},
+        {"price__icontains": "1"},
+        {"name__contains": 1},
+        {"name__startswith": None},
+        {"category__isnull": "yes"},
+        {"sku": "x" * 51},
+        {"id__gt": 2**40},
+    ],
+)
+async def test_bad_lookups_raise_invalid_query_before_any_sql(database, lookups):
+    async with ShopUoW(database) as uow:
+        with recorded(database) as log:
+            for call in (uow.products.list, uow.products.count, uow.products.exists,
+                         uow.products.first, uow.products.paginate):  # fmt: skip
+                with pytest.raises(InvalidQueryError):
+                    await call(**lookups)
+            with pytest.raises(InvalidQueryError):
+                await uow.products.update_where({"stock": 1}, **lookups)
+            with pytest.raises(InvalidQueryError):
+                await uow.products.delete_where(**lookups)
+    assert log.statements == []
+
+
+async def test_bad_lookup_errors_name_the_field_and_allowed_values(database):
+    async with ShopUoW(database) as uow:
+        with pytest.raises(InvalidQueryError) as unknown:
+            await uow.products.list(colour="red")
+        with pytest.raises(InvalidQueryError) as operator:
+            await uow.products.list(price__bigger=1)
+    assert unknown.value.details["field"] == "colour"
+    assert "price" in unknown.value.details["allowed"]
+    assert operator.value.details["operator"] == "bigger"
+    assert isinstance(unknown.value, ValueError)
+
+
+async def test_json_columns_reject_comparisons_but_allow_isnull(database):
+    async with ShopUoW(database) as uow:
+        await uow.notes.create(title="a", meta={"k": 1})
+        await uow.notes.create(title="b")
+        assert [n.title for n in await uow.notes.list(meta__isnull=False)] == ["a"]
+        assert [n.title for n in await uow.notes.list(meta=None)] == ["b"]
+        with recorded(database) as log:
+            for lookups in ({"meta": {"k": 1}}, {"meta__gt": 1}, {"meta__in": [{"k": 1}]}):
+                with pytest.raises(InvalidQueryError):
+                    await uow.notes.list(**lookups)
+        assert log.statements == []
