@@ -29,7 +29,7 @@ from orm_repositories.seeding import ModelFactory, seed
 
 ROWS = int(os.environ.get("ORM_BENCH_SEED_ROWS", "100000"))
 ROUNDS = int(os.environ.get("ORM_BENCH_ROUNDS", "3"))
-MODELS = '''
+MODELS = """
 from sqlalchemy import MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -49,7 +49,7 @@ class Customer(TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(120), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     city: Mapped[str | None] = mapped_column(String(80))
-'''
+"""
 
 
 async def _admin(sql: str) -> None:

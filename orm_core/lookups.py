@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, not_
+from sqlalchemy import ColumnElement, and_, bindparam, not_
 from sqlalchemy.sql.elements import ClauseElement
 
 from orm_core.errors import InvalidQueryError
@@ -23,6 +23,7 @@ _TEXT_OPERATORS = frozenset(
     {"contains", "icontains", "startswith", "istartswith", "endswith", "iendswith"}
 )
 _SEPARATOR = "__"
+INLINE_IN_THRESHOLD = 10_000
 
 
 def split_lookup(info: ModelInfo, key: str) -> tuple[Field, str]:
@@ -86,7 +87,7 @@ def condition(field: Field, op: str, value: Any) -> ColumnElement[bool]:
         return _text_condition(field, op, value)
     if op in ("in", "not_in"):
         values = _sequence(field, op, value)
-        clause = column.in_(values)
+        clause = column.in_(_in_values(field, values))
         return not_(clause) if op == "not_in" else clause
     if op == "between":
         low, high = _pair(field, value)
@@ -123,6 +124,24 @@ def _sequence(field: Field, op: str, value: Any) -> list[Any]:
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise InvalidQueryError(f"{field.key}__{op} takes a list of values")
     return [check_value(field, v) for v in value]
+
+
+def _in_values(field: Field, values: list[Any]) -> Any:
+    """Bind an IN list; a very long one is rendered inline at execution time.
+
+    Drivers cap the bind parameters of one statement (32,767 for asyncpg), so a
+    list past `INLINE_IN_THRESHOLD` is sent as typed, escaped literals instead.
+    """
+    if len(values) <= INLINE_IN_THRESHOLD:
+        return values
+    return bindparam(
+        f"{field.key}_in",
+        values,
+        type_=field.column.type,
+        unique=True,
+        expanding=True,
+        literal_execute=True,
+    )
 
 
 def _pair(field: Field, value: Any) -> tuple[Any, Any]:

@@ -225,6 +225,22 @@ class RepositoryBase(Generic[ModelT]):
             return {key: column + 1}
         return {key: generator(None)}
 
+    async def _reload_expired(self) -> None:
+        """Re-read held entities of this model whose columns a bulk statement expired.
+
+        An ORM-enabled UPDATE expires attributes it cannot compute in Python (such
+        as a version bump); reading them after the unit of work closed would fail.
+        """
+        columns = set(self.info.fields)
+        stale = [
+            self._pk_of(entity)
+            for entity in list(self.session.sync_session.identity_map.values())
+            if isinstance(entity, self.model) and inspect(entity).unloaded & columns
+        ]
+        for chunk in self._chunks(stale):
+            stmt = select(self.model).where(self._pk_in(chunk))
+            await self._all(stmt.execution_options(populate_existing=True))
+
     async def _ensure_loaded(self, entities: Iterable[Any]) -> None:
         """Load column attributes expired by a flush, so reads never need the database."""
         columns = self.info.fields.keys()

@@ -65,15 +65,19 @@ class ReadMixin(RepositoryBase[ModelT]):
         return (await self._execute(stmt)).first() is not None
 
     async def exists_many(self, ids: Iterable[Any]) -> dict[Any, bool]:
-        """Map each id to whether its row exists, in one query."""
-        values = self._pk_values(ids)
+        """Map each id (as given; lists become tuples) to whether its row exists, in one query."""
+        given = builtins.list(ids) if isinstance(ids, Iterable) else ids
+        values = self._pk_values(given)
         present: set[Any] = set()
         pk_columns = [f.attribute for f in self.info.primary_key]
         for chunk in self._chunks(values):
             stmt = select(*pk_columns).where(self._pk_in(chunk), *self._scope_criteria())
             rows = (await self._execute(stmt)).all()
             present.update(row[0] if len(pk_columns) == 1 else tuple(row) for row in rows)
-        return {v: v in present for v in values}
+        return {
+            tuple(i) if isinstance(i, builtins.list) else i: self._pk_value(i) in present
+            for i in given
+        }
 
     async def count(self, *where: Any, **lookups: Any) -> int:
         """Count the matching rows."""

@@ -80,6 +80,7 @@ class WriteMixin(ReadMixin[ModelT]):
         checked.update({**self._onupdate_values(checked), **self._version_bump(checked)})
         stmt = update(self.model).where(*criteria).values(checked)
         result = await self._execute(stmt.execution_options(synchronize_session="fetch"))
+        await self._reload_expired()
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def delete(self, id: Any) -> bool:

@@ -9,14 +9,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from orm_fastapi import configure_database, crud_router, settings_from_env, setup_orm
-
 from examples.shop import endpoints
 from examples.shop.bootstrap import prepare_database
 from examples.shop.containers import ShopContainer
 from examples.shop.errors import ShopError
 from examples.shop.repositories import ProductRepository
 from examples.shop.schemas import ProductIn, ProductOut, ProductPatch
+from orm_fastapi import configure_database, crud_router, settings_from_env, setup_orm
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./shop.db"
 

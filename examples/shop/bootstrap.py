@@ -4,17 +4,46 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from orm_core import Database
-
 from examples.shop.models import ShopBase
 from examples.shop.unit_of_work import ShopUnitOfWork
+from orm_core import Database
 
 DEMO_PRODUCTS = [
-    {"sku": "TEA-001", "name": "Green tea", "price": Decimal("4.50"), "stock": 120, "category": "tea"},
-    {"sku": "TEA-002", "name": "Earl grey", "price": Decimal("5.20"), "stock": 80, "category": "tea"},
-    {"sku": "CUP-001", "name": "Stoneware cup", "price": Decimal("12.00"), "stock": 30, "category": "kitchen"},
-    {"sku": "POT-001", "name": "Cast-iron teapot", "price": Decimal("49.90"), "stock": 5, "category": "kitchen"},
-    {"sku": "GFT-001", "name": "Gift card", "price": Decimal("25.00"), "stock": 1000, "category": None},
+    {
+        "sku": "TEA-001",
+        "name": "Green tea",
+        "price": Decimal("4.50"),
+        "stock": 120,
+        "category": "tea",
+    },
+    {
+        "sku": "TEA-002",
+        "name": "Earl grey",
+        "price": Decimal("5.20"),
+        "stock": 80,
+        "category": "tea",
+    },
+    {
+        "sku": "CUP-001",
+        "name": "Stoneware cup",
+        "price": Decimal("12.00"),
+        "stock": 30,
+        "category": "kitchen",
+    },
+    {
+        "sku": "POT-001",
+        "name": "Cast-iron teapot",
+        "price": Decimal("49.90"),
+        "stock": 5,
+        "category": "kitchen",
+    },
+    {
+        "sku": "GFT-001",
+        "name": "Gift card",
+        "price": Decimal("25.00"),
+        "stock": 1000,
+        "category": None,
+    },
 ]
 DEMO_ACCOUNTS = [
     {"owner": "alice", "email": "alice@example.com", "balance": Decimal("100.00")},

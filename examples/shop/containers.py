@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dependency_injector import providers
 
-from orm_fastapi import OrmContainer
-
 from examples.shop.services import AccountService, CheckoutService, ProductService
 from examples.shop.unit_of_work import ShopUnitOfWork
+from orm_fastapi import OrmContainer
 
 
 class ShopContainer(OrmContainer):

@@ -65,7 +65,9 @@ async def checkout(body: CheckoutIn, service: Checkout) -> Any:
 
 @router.post("/accounts", response_model=AccountOut, status_code=201, tags=["accounts"])
 @inject
-async def open_account(body: AccountIn, request: Request, response: Response, accounts: Accounts) -> Any:
+async def open_account(
+    body: AccountIn, request: Request, response: Response, accounts: Accounts
+) -> Any:
     """Open an account."""
     account = await accounts.open(**body.model_dump())
     response.headers["Location"] = str(request.url_for("get_account", account_id=account.id))
@@ -98,7 +100,7 @@ async def update_account(
     accounts: Accounts,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Any:
-    """Change owner or email; with `If-Match`, only if nobody changed the account since (else 412)."""
+    """Change owner or email; with `If-Match`, only if nobody changed it since (else 412)."""
     account = await accounts.update(
         account_id, body.model_dump(exclude_unset=True), _expected_version(if_match)
     )
@@ -111,7 +113,9 @@ async def update_account(
 async def transfer(body: TransferIn, accounts: Accounts) -> TransferOut:
     """Move money between two accounts; 409 when the source cannot cover it."""
     source, target = await accounts.transfer(body.source_id, body.target_id, body.amount)
-    return TransferOut(source=AccountOut.model_validate(source), target=AccountOut.model_validate(target))
+    return TransferOut(
+        source=AccountOut.model_validate(source), target=AccountOut.model_validate(target)
+    )
 
 
 def _etag(version: int) -> str:

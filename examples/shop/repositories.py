@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from orm_repositories import AsyncRepository
-
 from examples.shop.models import Account, Order, Product
+from orm_repositories import AsyncRepository
 
 
 class ProductRepository(AsyncRepository[Product]):

@@ -7,9 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orm_core import schema_for
-
 from examples.shop.models import Account, Order, Product
+from orm_core import schema_for
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]

@@ -1,4 +1,4 @@
-"""Business operations, each one unit of work; HTTP knows nothing of them and they know nothing of HTTP."""
+"""Business operations, each one unit of work; they know nothing of HTTP."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from orm_core import ConcurrentModificationError, NotFoundError, retry_transaction
-
 from examples.shop.errors import InsufficientFundsError, OutOfStockError
 from examples.shop.models import Account, Order, Product
 from examples.shop.unit_of_work import ShopUnitOfWork
+from orm_core import ConcurrentModificationError, NotFoundError, retry_transaction
 
 UnitOfWorkFactory = Callable[[], ShopUnitOfWork]
 
@@ -29,7 +28,9 @@ class ProductService:
         async with self._uow() as uow:
             product = await uow.products.increment(product_id, "view_count")
             if product is None:
-                raise NotFoundError("Product not found", {"model": "Product", "filters": {"id": product_id}})
+                raise NotFoundError(
+                    "Product not found", {"model": "Product", "filters": {"id": product_id}}
+                )
             return product
 
     async def featured(self, n: int) -> list[Product]:
@@ -52,7 +53,9 @@ class CheckoutService:
             product = await uow.products.decrement(product_id, "stock", quantity, min_value=0)
             if product is None:
                 if not await uow.products.exists(id=product_id):
-                    raise NotFoundError("Product not found", {"model": "Product", "filters": {"id": product_id}})
+                    raise NotFoundError(
+                        "Product not found", {"model": "Product", "filters": {"id": product_id}}
+                    )
                 raise OutOfStockError(f"fewer than {quantity} of product {product_id} in stock")
             return await uow.orders.create(
                 product_id=product.id,
@@ -76,7 +79,9 @@ class AccountService:
         async with self._uow() as uow:
             return await uow.accounts.get_one(account_id)
 
-    async def update(self, account_id: int, changes: dict[str, Any], expected_version: int | None) -> Account:
+    async def update(
+        self, account_id: int, changes: dict[str, Any], expected_version: int | None
+    ) -> Account:
         """Change an account's details if it still has `expected_version` (when given).
 
         The version is checked again by the UPDATE itself, so a concurrent writer
@@ -92,7 +97,9 @@ class AccountService:
                 return account
             return await uow.accounts.update_with_lock(account, **changes)
 
-    async def transfer(self, source_id: int, target_id: int, amount: Decimal) -> tuple[Account, Account]:
+    async def transfer(
+        self, source_id: int, target_id: int, amount: Decimal
+    ) -> tuple[Account, Account]:
         """Move money between two accounts; retried as a whole if the database aborts it."""
 
         async def work(uow: ShopUnitOfWork) -> tuple[Account, Account]:
@@ -100,7 +107,9 @@ class AccountService:
             locked = {a.id: a for a in await uow.accounts.lock_many([source_id, target_id])}
             for account_id in (source_id, target_id):
                 if account_id not in locked:
-                    raise NotFoundError("Account not found", {"model": "Account", "filters": {"id": account_id}})
+                    raise NotFoundError(
+                        "Account not found", {"model": "Account", "filters": {"id": account_id}}
+                    )
             source, target = locked[source_id], locked[target_id]
             if source.balance < amount:
                 raise InsufficientFundsError(f"account {source_id} cannot cover {amount}")

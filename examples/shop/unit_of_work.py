@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from orm_core import UnitOfWork
-
 from examples.shop.repositories import AccountRepository, OrderRepository, ProductRepository
+from orm_core import UnitOfWork
 
 
 class ShopUnitOfWork(UnitOfWork):

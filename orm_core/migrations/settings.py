@@ -17,16 +17,12 @@ from typing import Any
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from orm_core.errors import OrmError
+from orm_core.migrations.errors import MigrationError
 
 URL_ENV = "DATABASE_URL"
 MODELS_ENV = "ORM_MODELS"
 DIRECTORY_ENV = "ORM_MIGRATIONS"
 DEFAULT_DIRECTORY = "migrations"
-
-
-class MigrationError(OrmError):
-    """A migration command failed: bad settings, an unknown revision, a failing script."""
 
 
 def project_settings(cwd: Path | None = None) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from rich.progress import (
 from sqlalchemy.orm import DeclarativeBase
 
 from orm_core import Database
-from orm_core.migrations.settings import MigrationError, import_target, resolve_models, resolve_url
+from orm_core.migrations import MigrationError
+from orm_core.migrations.settings import import_target, resolve_models, resolve_url
 from orm_repositories.bulk import DEFAULT_BATCH_SIZE
 from orm_repositories.cli.common import ModelsOption, UrlOption, reporting
 

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+from typer.testing import CliRunner, Result
 
 POSTGRES_URL = os.environ.get(
     "ORM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -96,7 +95,9 @@ def run_orm(project: Path) -> RunOrm:
 
 
 @pytest.fixture
-def cli(project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+def cli(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Cli:
     """Invoke the `orm` application in-process; project modules are re-imported each time.
 
     Models imported in-process must use their own DeclarativeBase, never

@@ -29,8 +29,8 @@ def initialised(project: Path, cli: Cli, tmp_path: Path) -> str:
 def assert_one_line_failure(result: object, *fragments: str) -> None:
     exit_code = getattr(result, "exit_code", None)
     if exit_code is None:
-        exit_code = getattr(result, "returncode")
-    stderr: str = getattr(result, "stderr")
+        exit_code = result.returncode  # type: ignore[attr-defined]
+    stderr: str = result.stderr  # type: ignore[attr-defined]
     assert exit_code not in (0, None), stderr
     assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
     assert "Traceback" not in stderr
@@ -110,9 +110,8 @@ def test_a_failing_migration_is_reported_in_one_line_and_leaves_the_database_at_
     made = cli("db", "revision", "-m", "broken", DATABASE_URL=initialised)
     assert made.exit_code == 0, made.output
     [script] = (project / "migrations" / "versions").glob("*.py")
-    script.write_text(script.read_text().replace(
-        '"""Upgrade the schema."""\n    pass', '"""Upgrade the schema."""\n    op.execute("SELECT * FROM no_such_table")'
-    ))  # fmt: skip
+    broken = '"""Upgrade the schema."""\n    op.execute("SELECT * FROM no_such_table")'
+    script.write_text(script.read_text().replace('"""Upgrade the schema."""\n    pass', broken))
     result = cli("db", "upgrade", DATABASE_URL=initialised)
     assert_one_line_failure(result, "migration failed", "no_such_table")
     assert cli("db", "current", DATABASE_URL=initialised).stdout == ""

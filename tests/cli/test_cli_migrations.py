@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.cli.conftest import Cli, RunOrm, table_columns
 
-MODELS = '''
+MODELS = """
 from datetime import datetime
 from decimal import Decimal
 
@@ -38,7 +38,7 @@ class Invoice(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     total: Mapped[Decimal]
     issued_at: Mapped[datetime]
-'''
+"""
 PHONE = "    phone: Mapped[str | None] = mapped_column(String(30))\n"
 
 
@@ -106,9 +106,14 @@ def test_migrations_go_from_models_to_tables_and_back_to_nothing(
     assert behind.exit_code == 1 and "base" in behind.stdout
 
 
-def test_autogenerate_without_changes_writes_no_revision(project: Path, cli: Cli, tmp_path: Path) -> None:
+def test_autogenerate_without_changes_writes_no_revision(
+    project: Path, cli: Cli, tmp_path: Path
+) -> None:
     write_models(project)
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}", "ORM_MODELS": "shop_models:Base"}
+    env = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
+        "ORM_MODELS": "shop_models:Base",
+    }
     assert cli("db", "init").exit_code == 0
     assert cli("db", "revision", "-m", "first", "--autogenerate", **env).exit_code == 0
     assert cli("db", "upgrade", **env).exit_code == 0
@@ -126,7 +131,8 @@ def test_settings_come_from_options_then_environment_then_pyproject(
     configured = f"sqlite+aiosqlite:///{tmp_path / 'configured.db'}"
     other = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
     (project / "pyproject.toml").write_text(
-        f'[tool.orm]\nurl = "{configured}"\nmodels = "shop_models:Base"\nmigrations = "db/migrations"\n'
+        f'[tool.orm]\nurl = "{configured}"\nmodels = "shop_models:Base"\n'
+        'migrations = "db/migrations"\n'
     )
     assert cli("db", "init").exit_code == 0
     assert (project / "db" / "migrations" / "env.py").is_file()
@@ -136,7 +142,9 @@ def test_settings_come_from_options_then_environment_then_pyproject(
     assert revision_id and "customers" in table_columns(configured)
 
     assert cli("db", "current", DATABASE_URL=other).stdout.strip() == ""
-    assert cli("db", "current", "--url", configured, DATABASE_URL=other).stdout.strip() == revision_id
+    assert (
+        cli("db", "current", "--url", configured, DATABASE_URL=other).stdout.strip() == revision_id
+    )
     missing = cli("db", "check", "--models", "shop_models:Base", ORM_MODELS="missing:Base")
     assert missing.exit_code == 0, missing.output
 
@@ -153,7 +161,8 @@ def test_installed_script_runs_migrations_in_a_fresh_process(
     )
     url = f"sqlite+aiosqlite:///{tmp_path / 'real.db'}"
     assert run_orm("db", "init").returncode == 0
-    made = run_orm("db", "revision", "-m", "items", "--autogenerate", "--url", url, "--models", "real_models:Base")
+    models = ("--models", "real_models:Base")
+    made = run_orm("db", "revision", "-m", "items", "--autogenerate", "--url", url, *models)
     assert made.returncode == 0, made.stderr
     upgraded = run_orm("db", "upgrade", "--url", url)
     assert upgraded.returncode == 0, upgraded.stderr

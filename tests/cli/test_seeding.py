@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from orm_core import Database, InvalidQueryError, UnitOfWork
 from orm_repositories import AsyncRepository
@@ -16,7 +17,7 @@ from tests.cli.conftest import Cli
 from tests.cli.test_cli_errors import assert_one_line_failure
 from tests.models import Account, Membership, Note, Order, Product
 
-SEED_MODELS = '''
+SEED_MODELS = """
 from sqlalchemy import ForeignKey, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -43,7 +44,7 @@ class Invoice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     note: Mapped[str | None] = mapped_column(String(200))
-'''
+"""
 
 
 def migrated(project: Path, cli: Cli, url: str) -> dict[str, str]:
@@ -95,7 +96,10 @@ def test_seeding_a_child_before_its_parent_fails_cleanly(
 
 
 class ProductFactory(ModelFactory[Product]):
-    fields = {"category": "books", "stock": lambda fake: fake.random.randint(5, 9)}
+    fields: ClassVar[dict[str, Any]] = {
+        "category": "books",
+        "stock": lambda fake: fake.random.randint(5, 9),
+    }
 
 
 async def test_seed_api_uses_factory_fields_and_defaults(database: Database) -> None:
@@ -136,7 +140,7 @@ def test_factory_builds_unsaved_instances_and_unique_values() -> None:
     factory = ProductFactory(seed=1)
     product = factory.build(name="Fixed")
     assert isinstance(product, Product) and product.name == "Fixed"
-    assert product.id is None and product.category == "books"
+    assert inspect(product).transient and product.category == "books"
     rows = factory.build_rows(2000)
     assert len({r["sku"] for r in rows}) == 2000
     assert all(len(r["sku"]) <= 50 and len(r["name"]) <= 200 for r in rows)

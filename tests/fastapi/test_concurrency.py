@@ -9,7 +9,6 @@ from collections import Counter
 import httpx
 import pytest
 from dependency_injector import providers
-from fastapi import FastAPI
 
 from examples.shop.bootstrap import seed_demo_data
 from orm_core import Database
@@ -69,9 +68,18 @@ async def test_cancelled_requests_holding_row_locks_leave_nothing_open(shop_data
     async with client_for(app) as client:
         tasks = [asyncio.create_task(client.post("/hold/1")) for _ in range(100)]
         deadline = time.monotonic() + 10
-        while (entered < 1 or shop_database.pool_status()["checked_out"] < 30) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if entered >= 1 and shop_database.pool_status()["checked_out"] >= 30:
+                break
             await asyncio.sleep(0.05)
         assert entered == 1  # one holds the lock, the others wait on it or on the pool
+        assert shop_database.pool_status()["checked_out"] >= 30
+        waiting = await database.fetch_one(
+            "SELECT count(*) AS n FROM pg_stat_activity "
+            "WHERE datname = :db AND wait_event_type = 'Lock'",
+            {"db": shop_database.url.database},
+        )
+        assert waiting is not None and waiting["n"] >= 20
         assert await idle_in_transaction(database, shop_database.url.database) >= 1
         for task in tasks:
             task.cancel()
@@ -136,7 +144,9 @@ async def test_concurrent_requests_never_share_a_session(shop_database):
         views = [client.post(f"/products/{1 + i % 5}/views") for i in range(60)]
         responses = await asyncio.gather(*reads, *views)
         assert {r.status_code for r in responses} == {200}
-        totals = sum([(await client.get(f"/products/{i}")).json()["view_count"] for i in range(1, 6)])
+        totals = sum(
+            [(await client.get(f"/products/{i}")).json()["view_count"] for i in range(1, 6)]
+        )
         assert totals == 60
     assert shop_database.pool_status()["checked_out"] == 0
 

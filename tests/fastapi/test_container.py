@@ -51,7 +51,11 @@ async def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "sqlite+aiosqlite:///./env.db")
     monkeypatch.setenv("DATABASE_POOL_SIZE", "4")
     monkeypatch.setenv("DATABASE_ECHO", "true")
-    assert settings_from_env() == {"url": "sqlite+aiosqlite:///./env.db", "pool_size": 4, "echo": True}
+    assert settings_from_env() == {
+        "url": "sqlite+aiosqlite:///./env.db",
+        "pool_size": 4,
+        "echo": True,
+    }
     container = OrmContainer()
     configure_database(container)
     assert container.config.database.url() == "sqlite+aiosqlite:///./env.db"

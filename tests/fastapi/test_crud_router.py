@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from orm_core import Database, UnitOfWork
 from orm_fastapi import crud_router
 from orm_repositories import AsyncRepository
 from tests.fastapi.conftest import ProductIn, ProductOut, ProductPatch
-from tests.models import Membership, Note, Product
+from tests.models import Membership, Product
 
 
 async def seed(client: httpx.AsyncClient) -> list[dict]:
@@ -75,8 +76,10 @@ async def test_list_paginates_and_reports_the_page(client):
     assert response.status_code == 200
     body = response.json()
     assert [p["sku"] for p in body["items"]] == ["D"]
-    assert {k: body[k] for k in body if k != "items"} == {
-        "total": 4, "page": 2, "page_size": 3, "total_pages": 2, "has_next": False, "has_prev": True,
+    page = {k: body[k] for k in body if k != "items"}
+    assert page == {
+        "total": 4, "page": 2, "page_size": 3, "total_pages": 2,
+        "has_next": False, "has_prev": True,
     }  # fmt: skip
 
 
@@ -289,7 +292,7 @@ async def test_composite_keys_and_unknown_fields_are_refused_when_building(datab
 
 async def test_a_repository_class_is_built_on_each_request_session(database):
     class ProductRepository(AsyncRepository[Product]):
-        sessions: list = []
+        sessions: ClassVar[list] = []
 
         def __init__(self, session):
             super().__init__(session)
@@ -301,9 +304,13 @@ async def test_a_repository_class_is_built_on_each_request_session(database):
     register_error_handlers(app)
     app.include_router(
         crud_router(
-            ProductRepository, unit_of_work=lambda: UnitOfWork(database), read_schema=ProductOut,
-            create_schema=ProductIn, update_schema=ProductPatch, prefix="/p",
-        )  # fmt: skip
+            ProductRepository,
+            unit_of_work=lambda: UnitOfWork(database),
+            read_schema=ProductOut,
+            create_schema=ProductIn,
+            update_schema=ProductPatch,
+            prefix="/p",
+        )
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         assert (await c.post("/p", json={"sku": "A", "name": "a", "price": "1"})).status_code == 201
@@ -322,9 +329,13 @@ async def test_a_write_is_committed_before_the_response_starts(database):
     register_error_handlers(app)
     app.include_router(
         crud_router(
-            Product, unit_of_work=lambda: UnitOfWork(database), read_schema=ProductOut,
-            create_schema=ProductIn, update_schema=ProductPatch, prefix="/p",
-        )  # fmt: skip
+            Product,
+            unit_of_work=lambda: UnitOfWork(database),
+            read_schema=ProductOut,
+            create_schema=ProductIn,
+            update_schema=ProductPatch,
+            prefix="/p",
+        )
     )
     observer = Database(database.url) if not database.is_sqlite else database
     seen: list[int] = []
@@ -341,7 +352,9 @@ async def test_a_write_is_committed_before_the_response_starts(database):
 
         return middleware
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=wrap(app)), base_url="http://t") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=wrap(app)), base_url="http://t"
+    ) as c:
         response = await c.post("/p", json={"sku": "A", "name": "a", "price": "1"})
     assert response.status_code == 201
     assert seen == [1]

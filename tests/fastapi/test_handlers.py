@@ -118,7 +118,9 @@ async def test_a_raw_sqlalchemy_error_escaping_an_endpoint_leaks_nothing(databas
     @app.get("/boom")
     async def boom():
         async with database.session() as session:
-            await session.execute(text("SELECT secret_column FROM no_such_table WHERE x = 'hunter2'"))
+            await session.execute(
+                text("SELECT secret_column FROM no_such_table WHERE x = 'hunter2'")
+            )
 
     response = await call(app)
     assert response.status_code == 500

@@ -19,7 +19,9 @@ async def test_products_crud_runs_through_crud_router(shop_client, seeded):
     listing = await shop_client.get("/products", params={"category": "tea", "order_by": "-price"})
     assert listing.status_code == 200
     assert [p["sku"] for p in listing.json()["items"]] == ["TEA-002", "TEA-001"]
-    created = await shop_client.post("/products", json={"sku": "NEW", "name": "New", "price": "3.00"})
+    created = await shop_client.post(
+        "/products", json={"sku": "NEW", "name": "New", "price": "3.00"}
+    )
     assert created.status_code == 201
     product_id = created.json()["id"]
     patched = await shop_client.patch(f"/products/{product_id}", json={"stock": 4})
@@ -65,7 +67,9 @@ async def test_featured_products_are_distinct_and_in_stock(shop_client, seeded):
 
 
 async def test_checkout_decrements_stock_and_records_the_order(shop_client, seeded):
-    response = await shop_client.post("/checkout", json={"product_id": 4, "quantity": 2, "customer": "ann"})
+    response = await shop_client.post(
+        "/checkout", json={"product_id": 4, "quantity": 2, "customer": "ann"}
+    )
     assert response.status_code == 201
     order = response.json()
     assert order["product_id"] == 4 and order["quantity"] == 2
@@ -73,19 +77,28 @@ async def test_checkout_decrements_stock_and_records_the_order(shop_client, seed
     assert (await shop_client.get("/products/4")).json()["stock"] == 3
 
 
-async def test_checkout_never_oversells_and_leaves_no_order_behind(shop_client, seeded, shop_database):
+async def test_checkout_never_oversells_and_leaves_no_order_behind(
+    shop_client, seeded, shop_database
+):
     too_many = await shop_client.post("/checkout", json={"product_id": 4, "quantity": 6})
     assert too_many.status_code == 409
-    assert too_many.json() == {"detail": "fewer than 6 of product 4 in stock", "error": "OutOfStockError"}
+    assert too_many.json() == {
+        "detail": "fewer than 6 of product 4 in stock",
+        "error": "OutOfStockError",
+    }
     assert (await shop_client.get("/products/4")).json()["stock"] == 5
     assert await shop_database.fetch_one("SELECT count(*) AS n FROM orders") == {"n": 0}
     missing = await shop_client.post("/checkout", json={"product_id": 999})
     assert missing.status_code == 404
-    assert (await shop_client.post("/checkout", json={"product_id": 4, "quantity": 0})).status_code == 422
+    assert (
+        await shop_client.post("/checkout", json={"product_id": 4, "quantity": 0})
+    ).status_code == 422
 
 
 async def test_transfer_moves_money_between_locked_accounts(shop_client, seeded):
-    response = await shop_client.post("/transfers", json={"source_id": 2, "target_id": 1, "amount": "20.00"})
+    response = await shop_client.post(
+        "/transfers", json={"source_id": 2, "target_id": 1, "amount": "20.00"}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["source"]["balance"] == "30.00" and body["target"]["balance"] == "120.00"
@@ -93,11 +106,17 @@ async def test_transfer_moves_money_between_locked_accounts(shop_client, seeded)
 
 
 async def test_transfer_refusals(shop_client, seeded):
-    broke = await shop_client.post("/transfers", json={"source_id": 2, "target_id": 1, "amount": "50.01"})
+    broke = await shop_client.post(
+        "/transfers", json={"source_id": 2, "target_id": 1, "amount": "50.01"}
+    )
     assert broke.status_code == 409 and broke.json()["error"] == "InsufficientFundsError"
-    same = await shop_client.post("/transfers", json={"source_id": 1, "target_id": 1, "amount": "1"})
+    same = await shop_client.post(
+        "/transfers", json={"source_id": 1, "target_id": 1, "amount": "1"}
+    )
     assert same.status_code == 422
-    missing = await shop_client.post("/transfers", json={"source_id": 1, "target_id": 9, "amount": "1"})
+    missing = await shop_client.post(
+        "/transfers", json={"source_id": 1, "target_id": 9, "amount": "1"}
+    )
     assert missing.status_code == 404
     assert (await shop_client.get("/accounts/1")).json()["balance"] == "100.00"
 
@@ -109,11 +128,15 @@ async def test_accounts_open_read_and_update_with_optimistic_locking(shop_client
     got = await shop_client.get(location)
     assert got.json()["owner"] == "cid" and got.headers["etag"] == '"1"'
     assert (await shop_client.get(location, headers={"If-None-Match": '"1"'})).status_code == 304
-    updated = await shop_client.patch(location, json={"email": "cid@example.com"}, headers={"If-Match": '"1"'})
+    updated = await shop_client.patch(
+        location, json={"email": "cid@example.com"}, headers={"If-Match": '"1"'}
+    )
     assert updated.status_code == 200 and updated.headers["etag"] == '"2"'
     stale = await shop_client.patch(location, json={"owner": "dan"}, headers={"If-Match": '"1"'})
     assert stale.status_code == 412 and stale.json()["error"] == "ConcurrentModificationError"
-    garbage = await shop_client.patch(location, json={"owner": "dan"}, headers={"If-Match": "nonsense"})
+    garbage = await shop_client.patch(
+        location, json={"owner": "dan"}, headers={"If-Match": "nonsense"}
+    )
     assert garbage.status_code == 412
     duplicate = await shop_client.post("/accounts", json={"owner": "alice"})
     assert duplicate.status_code == 409 and duplicate.json()["error"] == "DuplicateError"

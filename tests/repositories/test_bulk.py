@@ -306,3 +306,14 @@ async def test_bulk_writes_leave_other_models_alone(database):
         assert (await session.execute(select(Account.owner))).scalars().all() == ["o"]
         assert (await session.execute(select(Note))).first() is None
         assert (await session.execute(select(Membership))).first() is None
+
+
+async def test_bulk_created_nulls_match_orm_nulls_for_json_and_plain_columns(database):
+    rows = [{"title": "given none", "meta": None, "due": None}, {"title": "left out"}]
+    async with ShopUoW(database) as uow:
+        await uow.notes.bulk_create(rows)
+        await uow.notes.create(title="given none", meta=None, due=None)
+        await uow.notes.create(title="left out")
+        for lookups in ({"meta__isnull": True}, {"due__isnull": True}, {"meta": None}):
+            matched = [n.title for n in await uow.notes.list(order_by="title", **lookups)]
+            assert matched.count("given none") in (0, 2) and matched.count("left out") == 2

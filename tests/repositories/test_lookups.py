@@ -199,3 +199,16 @@ async def test_json_columns_reject_comparisons_but_allow_isnull(database):
                 with pytest.raises(InvalidQueryError):
                     await uow.notes.list(**lookups)
         assert log.statements == []
+
+
+async def test_in_lists_past_the_bind_parameter_limit_work_on_both_databases(shop):
+    ids = list(range(3, 40_003))
+    names = [f"name {n}" for n in range(20_000)] + ["100% Cotton", "it's"]
+    async with ShopUoW(shop) as uow:
+        with recorded(shop) as log:
+            assert [p.sku for p in await uow.products.list(id__in=ids, order_by="sku")] == [
+                "B-1", "B-2", "C-1", "C-2"
+            ]  # fmt: skip
+            assert await uow.products.count(id__not_in=ids) == 2
+            assert await uow.products.count(name__in=names, id={"in": ids}) == 1
+    assert log.max_params < 100

@@ -223,3 +223,12 @@ async def test_paginate_honours_a_subclass_max_page_size(database):
         assert (await repo.paginate(page_size=5)).page_size == 5
         with pytest.raises(InvalidQueryError):
             await repo.paginate(page_size=6)
+
+
+async def test_exists_many_keys_the_answer_by_the_ids_as_given(database):
+    async with ShopUoW(database) as uow:
+        note = await uow.notes.create(title="a")
+        assert await uow.notes.exists_many([note.id, 99]) == {note.id: True, 99: False}
+        await uow.memberships.create(group_id=1, user_id=1)
+        answer = await uow.memberships.exists_many([[1, 1], (2, 2)])
+        assert answer == {(1, 1): True, (2, 2): False}

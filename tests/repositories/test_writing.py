@@ -413,3 +413,26 @@ async def test_entities_returned_by_every_write_method_read_fine_after_commit(da
         values = read_every_column(entity)
         assert values["status"] == "open" and values["code"] == "tk"
     assert returned[-2].priority == 9 and held[0].priority == 4 and held[1].title == "bulk"
+
+
+async def test_entities_held_through_bulk_and_criteria_writes_read_fine_after_commit(database):
+    async with ShopUoW(database) as uow:
+        accounts = await uow.accounts.add_many([Account(owner=f"o{n}") for n in range(3)])
+        notes = [await uow.notes.create(title=f"n{n}") for n in range(2)]
+        tickets = await uow.tickets.add_many([Ticket(title=f"t{n}") for n in range(2)])
+    async with ShopUoW(database) as uow:
+        held = [
+            *(await uow.accounts.get_many([a.id for a in accounts])),
+            *(await uow.notes.get_many([n.id for n in notes])),
+            *(await uow.tickets.get_many([t.id for t in tickets])),
+        ]
+        await uow.accounts.update_where({"balance": Account.balance + 1}, owner="o0")
+        await uow.accounts.bulk_update([{"id": accounts[1].id, "owner": "renamed"}])
+        await uow.accounts.delete_where(owner="o2")
+        await uow.notes.soft_delete(notes[0].id)
+        await uow.notes.bulk_delete([notes[1].id])
+        await uow.tickets.delete(tickets[0].id)
+    values = [read_every_column(entity) for entity in held]
+    assert [v["version"] for v in values[:3]] == [2, 2, 1]
+    assert values[0]["balance"] == Decimal("1.00") and values[1]["owner"] == "renamed"
+    assert values[3]["deleted_at"] is not None and values[3]["updated_at"] > notes[0].updated_at
