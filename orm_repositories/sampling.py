@@ -23,7 +23,7 @@ import random as _random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ARRAY, ColumnElement, any_, bindparam, func, select
 
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import Field
@@ -42,6 +42,22 @@ _MAX_BATCH = 20_000
 _RANDOM_FUNCTIONS: dict[str, Callable[[], ColumnElement[Any]]] = {
     "mysql": func.rand,
     "mariadb": func.rand,
+}
+
+
+def _key_in(column: Any, keys: Sequence[int]) -> ColumnElement[bool]:
+    return column.in_(keys)  # type: ignore[no-any-return]
+
+
+def _key_in_array(column: Any, keys: Sequence[int]) -> ColumnElement[bool]:
+    # One array parameter keeps the SQL text constant, so the driver's prepared
+    # statement is reused instead of preparing one per probe count.
+    return column == any_(bindparam("probe_keys", list(keys), type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+
+
+# How to match a list of probed keys, per dialect (default: `IN (...)`).
+_KEY_MATCHERS: dict[str, Callable[[Any, Sequence[int]], ColumnElement[bool]]] = {
+    "postgresql": _key_in_array,
 }
 
 
@@ -114,8 +130,10 @@ class SamplingMixin(ReadMixin[ModelT]):
         self, column: Any, keys: Sequence[int], criteria: Sequence[ColumnElement[bool]]
     ) -> dict[int, ModelT]:
         rows: dict[int, ModelT] = {}
+        dialect = self.session.get_bind().dialect.name
+        matcher = _KEY_MATCHERS.get(dialect, _key_in)
         for chunk in self._chunks(keys):
-            stmt = select(self.model).where(column.in_(chunk), *criteria)
+            stmt = select(self.model).where(matcher(column, chunk), *criteria)
             for entity in await self._all(stmt):
                 rows[self._pk_of(entity)] = entity
         return rows

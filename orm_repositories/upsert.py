@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from orm_core.errors import InvalidQueryError, OrmError
 from orm_core.translate import translate
 from orm_repositories.base import ModelT
+from orm_repositories.batch_sql import plan_batch
 from orm_repositories.conditional import ConditionalUpdateMixin
 
 # Rows handed to one executemany call: bounds memory, not bind parameters.
@@ -124,20 +124,8 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT]):
         """
         if isinstance(rows, Mapping | str | bytes) or not isinstance(rows, Iterable):
             raise InvalidQueryError("upsert_many takes an iterable of dicts")
-        collapsed: dict[tuple[Any, ...], dict[str, Any]] = {}
         names = self._conflict_names(conflict_fields)
-        for row in rows:
-            if not isinstance(row, Mapping):
-                raise InvalidQueryError("upsert_many rows must be dicts of field values")
-            checked = self._checked_values(row)
-            missing = [k for k in names if k not in checked]
-            if missing:
-                raise InvalidQueryError(
-                    f"every upsert row needs its conflict fields; missing {missing}"
-                )
-            key = tuple(checked[k] for k in names)
-            collapsed.pop(key, None)  # a repeated key moves to its last position
-            collapsed[key] = checked
+        collapsed = self._collapsed_rows(rows, names)
         if not collapsed:
             return 0
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -146,17 +134,25 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT]):
         conflict, chosen = self._upsert_plan(conflict_fields, update_fields, list(groups))
         spec = self._upsert_dialect()
         table = self._upsert_table()
+        fields = self.info.fields
         try:
             async with self.session.begin_nested():
                 connection = await self.session.connection()
                 for keys, group in groups.items():
                     updates = _updates_for(keys, conflict, chosen, self._pk_keys())
                     stmt = self._upsert_statement(spec, table, conflict, updates)
-                    columns = {k: self.info.fields[k].column.key for k in keys}
-                    iterator = iter(group)
-                    while batch := list(islice(iterator, UPSERT_BATCH_SIZE)):
-                        params = [{columns[k]: row[k] for k in keys} for row in batch]
-                        await connection.execute(stmt, params)
+                    columns = [fields[k].column.key for k in keys]
+                    if columns != list(keys):
+                        group = [dict(zip(columns, row.values(), strict=True)) for row in group]
+                    plan = plan_batch(
+                        stmt, table, connection.dialect, columns, (tuple(conflict), tuple(updates))
+                    )
+                    for start in range(0, len(group), UPSERT_BATCH_SIZE):
+                        batch = group[start : start + UPSERT_BATCH_SIZE]
+                        if plan is None:
+                            await connection.execute(stmt, batch)
+                        else:
+                            await connection.exec_driver_sql(plan.sql, plan.parameters(batch))
         except OrmError:
             raise
         except Exception as exc:
@@ -165,6 +161,28 @@ class UpsertMixin(ConditionalUpdateMixin[ModelT]):
         return len(collapsed)
 
     # -- helpers ------------------------------------------------------------------
+
+    def _collapsed_rows(
+        self, rows: Iterable[Mapping[str, Any]], names: list[str]
+    ) -> dict[tuple[Any, ...], dict[str, Any]]:
+        """Check every row's fields and values; keep the last row of each conflict key."""
+        collapsed: dict[tuple[Any, ...], dict[str, Any]] = {}
+        checkers: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
+        for row in rows:
+            if not isinstance(row, Mapping):
+                raise InvalidQueryError("upsert_many rows must be dicts of field values")
+            keys = tuple(row)
+            plan = checkers.get(keys)
+            if plan is None:
+                missing = [k for k in names if k not in row]
+                if missing:
+                    raise InvalidQueryError(
+                        f"every upsert row needs its conflict fields; missing {missing}"
+                    )
+                plan = checkers[keys] = [(k, self.info.field(k).check) for k in keys]
+            checked = {k: None if (v := row[k]) is None else check(v) for k, check in plan}
+            collapsed[tuple([checked[k] for k in names])] = checked
+        return collapsed
 
     def _upsert_dialect(self) -> _UpsertDialect:
         name = self.session.get_bind().dialect.name

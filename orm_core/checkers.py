@@ -1,0 +1,151 @@
+"""Value checks per column type, built once per column.
+
+A checker takes a Python value and returns it (normalised where that is
+unambiguous: a UUID string, an enum name) or raises `InvalidQueryError`.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Integer, Numeric, SmallInteger, String
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from orm_core.errors import InvalidQueryError
+
+Checker = Callable[[Any], Any]
+
+_INT_RANGES: list[tuple[type[TypeEngine[Any]], int]] = [
+    (SmallInteger, 2**15),
+    (BigInteger, 2**63),
+    (Integer, 2**31),
+]
+
+
+def impl_type(type_: TypeEngine[Any]) -> TypeEngine[Any]:
+    while isinstance(type_, TypeDecorator):
+        type_ = type_.impl_instance
+    return type_
+
+
+def checker_for(column: Column[Any], py_type: type | None, key: str) -> Checker:
+    type_ = impl_type(column.type)
+
+    def fail(value: Any, why: str) -> InvalidQueryError:
+        return InvalidQueryError(
+            f"invalid value for {key!r}: {why}",
+            {"field": key, "value_type": type(value).__name__},
+        )
+
+    if py_type is bool:
+
+        def check_bool(value: Any) -> Any:
+            if not isinstance(value, bool):
+                raise fail(value, "expected a boolean")
+            return value
+
+        return check_bool
+    if py_type is int:
+        limit = next((n for t, n in _INT_RANGES if isinstance(type_, t)), 2**63)
+
+        def check_int(value: Any) -> Any:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise fail(value, "expected an integer")
+            if not -limit <= value < limit:
+                raise fail(value, "integer out of range for the column")
+            return value
+
+        return check_int
+    if py_type in (Decimal, float):
+        precision = getattr(type_, "precision", None)
+        scale = getattr(type_, "scale", None)
+        bound = (
+            Decimal(10) ** (precision - scale)
+            if isinstance(type_, Numeric) and precision is not None and scale is not None
+            else None
+        )
+
+        def check_number(value: Any) -> Any:
+            if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+                raise fail(value, "expected a number")
+            try:
+                number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+            except InvalidOperation as exc:
+                raise fail(value, "not a number") from exc
+            if not number.is_finite():
+                raise fail(value, "expected a finite number")
+            if bound is not None and abs(number) >= bound:
+                raise fail(value, f"out of range for NUMERIC({precision}, {scale})")
+            return value
+
+        return check_number
+    if py_type is str:
+        length = getattr(type_, "length", None) if isinstance(type_, String) else None
+
+        def check_str(value: Any) -> Any:
+            if not isinstance(value, str):
+                raise fail(value, "expected a string")
+            if length is not None and len(value) > length:
+                raise fail(value, f"longer than {length} characters")
+            return value
+
+        return check_str
+    simple: dict[type, tuple[tuple[type, ...], str]] = {
+        datetime: ((datetime,), "expected a datetime"),
+        date: ((date,), "expected a date"),
+        time: ((time,), "expected a time"),
+        timedelta: ((timedelta,), "expected a timedelta"),
+        bytes: ((bytes, bytearray, memoryview), "expected bytes"),
+    }
+    if py_type is date:
+
+        def check_date(value: Any) -> Any:
+            if not isinstance(value, date) or isinstance(value, datetime):
+                raise fail(value, "expected a date")
+            return value
+
+        return check_date
+    if py_type is not None and py_type in simple:
+        accepted, message = simple[py_type]
+
+        def check_instance(value: Any) -> Any:
+            if not isinstance(value, accepted):
+                raise fail(value, message)
+            return value
+
+        return check_instance
+    if py_type is uuid.UUID:
+
+        def check_uuid(value: Any) -> Any:
+            if isinstance(value, uuid.UUID):
+                return value
+            if isinstance(value, str):
+                try:
+                    return uuid.UUID(value)
+                except ValueError as exc:
+                    raise fail(value, "not a valid UUID") from exc
+            raise fail(value, "expected a UUID")
+
+        return check_uuid
+    if isinstance(py_type, type) and issubclass(py_type, enum.Enum):
+        enum_type = py_type
+
+        def check_enum(value: Any) -> Any:
+            if isinstance(value, enum_type):
+                return value
+            for member in enum_type:
+                if value == member.value or value == member.name:
+                    return member
+            raise fail(value, f"expected one of {[m.name for m in enum_type]}")
+
+        return check_enum
+    return _accept
+
+
+def _accept(value: Any) -> Any:
+    return value
