@@ -148,11 +148,29 @@ async def _sampling(db: Database) -> list[Row]:
             return await uow.items.random()
 
     base = await median_time(naive, repeat=5)
-    return [
-        Row("10 random rows of 1M", "ORDER BY random() LIMIT 10", base, base),
-        Row("10 random rows of 1M", "sample(10)", await median_time(sample, repeat=21), base),
-        Row("10 random rows of 1M", "random() (one row)", await median_time(one, repeat=21), base),
+    rows = [
+        Row("10 random rows, own unit of work", "ORDER BY random() LIMIT 10", base, base),
+        Row("10 random rows, own unit of work", "sample(10)", await median_time(sample, repeat=21),
+            base),
+        Row("10 random rows, own unit of work", "random() (one row)",
+            await median_time(one, repeat=21), base),
     ]
+    # The same statements inside one open unit of work: no BEGIN/ROLLBACK per call.
+    async with BenchUoW(db, read_only=True) as uow:
+        stmt = select(Item).order_by(func.random()).limit(10)
+
+        async def naive_inside() -> object:
+            return (await uow.session.execute(stmt)).scalars().all()
+
+        async def sample_inside() -> object:
+            return await uow.items.sample(10)
+
+        inside = await median_time(naive_inside, repeat=5)
+        rows.append(Row("10 random rows, one open unit", "ORDER BY random() LIMIT 10", inside,
+                        inside))  # fmt: skip
+        rows.append(Row("10 random rows, one open unit", "sample(10)",
+                        await median_time(sample_inside, repeat=21), inside))  # fmt: skip
+    return rows
 
 
 async def _deep_pages(db: Database) -> list[Row]:

@@ -10,6 +10,7 @@ the row is locked by the UPDATE, so the re-read sees exactly what was written.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, inspect, update
@@ -96,23 +97,42 @@ class ConditionalUpdateMixin(ReadMixin[ModelT]):
         """
         fields = self.info.fields
         assignments: dict[Any, Any] = {fields[k].attribute: v for k, v in values.items()}
-        for key, value in self._onupdate_values(values).items():
-            assignments[fields[key].attribute] = value
-        version = self._version_key()
-        if version is not None:
-            attribute = fields[version].attribute
-            assignments[attribute] = attribute + 1
+        assignments.update(self._managed_assignments(values, self._onupdate_values(values)))
         stmt = (
             update(self.model)
             .where(self._pk_equals(ident), *self._scope_criteria(), *criteria)
             .values(assignments)
         )
-        if self.session.get_bind().dialect.update_returning:
-            returning = stmt.returning(self.model).execution_options(
-                populate_existing=True, synchronize_session=False
-            )
-            return await self._first_by(returning)
-        result = await self._execute(stmt.execution_options(synchronize_session=False))
+        returning = self._update_returns()
+        if returning:
+            stmt = stmt.returning(self.model)
+        options = {"populate_existing": True, "synchronize_session": False}
+        return await self._run_update(stmt.execution_options(**options), None, ident, returning)
+
+    def _managed_assignments(
+        self, values: Mapping[str, Any], onupdate: Mapping[str, Any]
+    ) -> dict[Any, Any]:
+        """The `onupdate` values and the version bump that every atomic UPDATE carries."""
+        fields = self.info.fields
+        assignments: dict[Any, Any] = {fields[k].attribute: v for k, v in onupdate.items()}
+        version = self._version_key()
+        if version is not None and version not in values:
+            attribute = fields[version].attribute
+            assignments[attribute] = attribute + 1
+        return assignments
+
+    def _update_returns(self) -> bool:
+        """Whether the dialect can return the updated row from the UPDATE itself."""
+        return bool(self.session.get_bind().dialect.update_returning)
+
+    async def _run_update(
+        self, stmt: Any, params: Mapping[str, Any] | None, ident: Any, returning: bool
+    ) -> ModelT | None:
+        """Execute an UPDATE of one row; return the row's new state (refreshing held copies)."""
+        if returning:
+            entity: ModelT | None = (await self._execute(stmt, params)).scalars().first()
+            return entity
+        result = await self._execute(stmt, params)
         if not result.rowcount:  # type: ignore[attr-defined]
             return None
         reread = self._select().where(self._pk_equals(ident))
@@ -120,12 +140,7 @@ class ConditionalUpdateMixin(ReadMixin[ModelT]):
 
     def _version_key(self) -> str | None:
         """Return the attribute name of the model's `version_id_col`, if it has one."""
-        mapper = inspect(self.model)
-        column = mapper.version_id_col
-        if column is None:
-            return None
-        key: str = mapper.get_property_by_column(column).key
-        return key
+        return version_key(self.model)
 
     def _reject_version(self, values: Mapping[str, Any]) -> None:
         version = self._version_key()
@@ -147,3 +162,14 @@ class ConditionalUpdateMixin(ReadMixin[ModelT]):
     def _pk_of_values(self, values: Mapping[str, Any]) -> Any:
         key = tuple(values[f.key] for f in self.info.primary_key)
         return key[0] if len(key) == 1 else key
+
+
+@cache
+def version_key(model: type) -> str | None:
+    """Return the attribute name of `model`'s `version_id_col`, if it has one."""
+    mapper = inspect(model)
+    column = mapper.version_id_col
+    if column is None:
+        return None
+    key: str = mapper.get_property_by_column(column).key
+    return key

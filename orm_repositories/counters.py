@@ -10,12 +10,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import bindparam, update
+
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import Field, check_value
 from orm_repositories.base import ModelT
 from orm_repositories.conditional import ConditionalUpdateMixin
 
 _NUMERIC_TYPES: tuple[type, ...] = (int, float, Decimal)
+# One UPDATE per (model, scope, field, direction, bounded, returning): built once, reused.
+_STATEMENTS: dict[tuple[Any, ...], tuple[Any, tuple[str, ...]]] = {}
 
 
 class CounterMixin(ConditionalUpdateMixin[ModelT]):
@@ -68,13 +72,51 @@ class CounterMixin(ConditionalUpdateMixin[ModelT]):
                 f"amount must not be negative; use {'decrement' if sign > 0 else 'increment'}",
                 {"field": field.key, "amount": amount},
             )
-        column = field.attribute
-        new_value = column + amount if sign > 0 else column - amount
-        criteria = []
+        params: dict[str, Any] = {"amount": amount}
         if bound is not None:
-            limit = _checked_number(field, "max_value" if sign > 0 else "min_value", bound)
+            what = "max_value" if sign > 0 else "min_value"
+            params["bound"] = _checked_number(field, what, bound)
+        returning = self._update_returns()
+        stmt, onupdate_keys = self._counter_statement(field, sign, bound is not None, returning)
+        onupdate = self._onupdate_values({field.key: None})
+        params.update({f"set_{k}": onupdate[k] for k in onupdate_keys})
+        pk = self.info.primary_key
+        idents = ident if len(pk) > 1 else (ident,)
+        params.update({f"pk_{f.key}": v for f, v in zip(pk, idents, strict=True)})
+        return await self._run_update(stmt, params, ident, returning)
+
+    def _counter_statement(
+        self, field: Field, sign: int, bounded: bool, returning: bool
+    ) -> tuple[Any, tuple[str, ...]]:
+        """Build (once per shape) the UPDATE with bound parameters for every value."""
+        key = (self.model, self._scope, field.key, sign, bounded, returning)
+        cached = _STATEMENTS.get(key)
+        if cached is not None:
+            return cached
+        column = field.attribute
+        amount = bindparam("amount", type_=field.column.type)
+        new_value = column + amount if sign > 0 else column - amount
+        criteria = [
+            f.attribute == bindparam(f"pk_{f.key}", type_=f.column.type)
+            for f in self.info.primary_key
+        ]
+        if bounded:
+            limit = bindparam("bound", type_=field.column.type)
             criteria.append(new_value <= limit if sign > 0 else new_value >= limit)
-        return await self._update_returning(ident, criteria, {field.key: new_value})
+        onupdate_keys = tuple(self._onupdate_values({field.key: None}))
+        fields = self.info.fields
+        placeholders = {
+            k: bindparam(f"set_{k}", type_=fields[k].column.type) for k in onupdate_keys
+        }
+        managed = self._managed_assignments({field.key: None}, placeholders)
+        assignments = {column: new_value, **managed}
+        stmt = update(self.model).where(*criteria, *self._scope_criteria()).values(assignments)
+        if returning:
+            stmt = stmt.returning(self.model)
+        options = {"populate_existing": True, "synchronize_session": False}
+        cached = (stmt.execution_options(**options), onupdate_keys)
+        _STATEMENTS[key] = cached
+        return cached
 
     def _counter_field(self, name: Any) -> Field:
         if not isinstance(name, str):
