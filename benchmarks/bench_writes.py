@@ -158,7 +158,13 @@ async def bench_upserts(db: Database) -> list[Row]:
 
         variants["asyncpg executemany"] = raw
     times = await paired(variants, lambda: reset_items(db))
-    return rows_for(f"upsert_many {UPSERT_ROWS:,} ({db.dialect})", times, "Core on_conflict_do_update", UPSERT_ROWS, "rows/s")
+    case = f"upsert_many {UPSERT_ROWS:,} ({db.dialect})"
+    rows = rows_for(case, times, "Core on_conflict_do_update", UPSERT_ROWS, "rows/s")
+    if "asyncpg executemany" in times:
+        pairs = zip(times["asyncpg executemany"], times["repo.upsert_many"], strict=True)
+        share = statistics.median(raw / ours for raw, ours in pairs)
+        rows[1].note += f"; {share:.2f}x asyncpg's rows/s (target >= 0.80x)"
+    return rows
 
 
 # -- increment --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, inspect, update
+from sqlalchemy.orm import Mapper
 
 from orm_core.errors import ConcurrentModificationError, InvalidQueryError
 from orm_core.lookups import build_filters
@@ -140,7 +141,8 @@ class ConditionalUpdateMixin(ReadMixin[ModelT]):
 
     def _version_key(self) -> str | None:
         """Return the attribute name of the model's `version_id_col`, if it has one."""
-        return version_key(self.model)
+        model: type = self.model
+        return version_key(model)
 
     def _reject_version(self, values: Mapping[str, Any]) -> None:
         version = self._version_key()
@@ -167,7 +169,7 @@ class ConditionalUpdateMixin(ReadMixin[ModelT]):
 @cache
 def version_key(model: type) -> str | None:
     """Return the attribute name of `model`'s `version_id_col`, if it has one."""
-    mapper = inspect(model)
+    mapper: Mapper[Any] = inspect(model)
     column = mapper.version_id_col
     if column is None:
         return None

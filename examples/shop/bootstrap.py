@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from examples.shop.models import ShopBase
 from examples.shop.unit_of_work import ShopUnitOfWork
 from orm_core import Database
+from orm_core.migrations import MigrationManager
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 DEMO_PRODUCTS = [
     {
@@ -59,13 +63,16 @@ async def prepare_database(database: Database, *, seed: bool = True) -> None:
 
 
 async def create_tables(database: Database) -> None:
-    """Create missing tables.
+    """Bring the schema up to date.
 
-    This is the place for migrations: a deployed service runs `orm db upgrade`
-    (Alembic) before it starts, and start-up only checks that the schema is
-    current. Until the shop ships migrations, the tables come from the models.
+    On PostgreSQL the shop runs its Alembic migrations (`examples/shop/migrations`,
+    the same as `orm db upgrade -d examples/shop/migrations`); the SQLite demo
+    creates its tables straight from the models.
     """
-    await database.create_all(ShopBase.metadata)
+    if database.dialect == "postgresql":
+        await MigrationManager(database.url, None, MIGRATIONS).upgrade_on(database.engine)
+    else:
+        await database.create_all(ShopBase.metadata)
 
 
 async def seed_demo_data(database: Database) -> None:

@@ -57,7 +57,16 @@ async def run_async_migrations() -> None:
         await engine.dispose()
 
 
+def run_migrations_online() -> None:
+    """Use the connection handed in by `MigrationManager.upgrade_on`, else open an engine."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        do_run_migrations(connection)
+    else:
+        run_coroutine(run_async_migrations())
+
+
 if context.is_offline_mode():
     run_migrations_offline()
 else:
-    run_coroutine(run_async_migrations())
+    run_migrations_online()
