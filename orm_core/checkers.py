@@ -27,6 +27,11 @@ _INT_RANGES: list[tuple[type[TypeEngine[Any]], int]] = [
 ]
 
 
+def int_limit(type_: TypeEngine[Any]) -> int:
+    """Return the exclusive magnitude bound of an integer column type."""
+    return next((n for t, n in _INT_RANGES if isinstance(type_, t)), 2**63)
+
+
 def impl_type(type_: TypeEngine[Any]) -> TypeEngine[Any]:
     while isinstance(type_, TypeDecorator):
         type_ = type_.impl_instance
@@ -51,9 +56,11 @@ def checker_for(column: Column[Any], py_type: type | None, key: str) -> Checker:
 
         return check_bool
     if py_type is int:
-        limit = next((n for t, n in _INT_RANGES if isinstance(type_, t)), 2**63)
+        limit = int_limit(type_)
 
         def check_int(value: Any) -> Any:
+            if type(value) is int and -limit <= value < limit:
+                return value
             if isinstance(value, bool) or not isinstance(value, int):
                 raise fail(value, "expected an integer")
             if not -limit <= value < limit:
@@ -71,6 +78,12 @@ def checker_for(column: Column[Any], py_type: type | None, key: str) -> Checker:
         )
 
         def check_number(value: Any) -> Any:
+            if (
+                type(value) is Decimal
+                and value.is_finite()
+                and (bound is None or abs(value) < bound)
+            ):
+                return value
             if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
                 raise fail(value, "expected a number")
             try:
@@ -88,6 +101,8 @@ def checker_for(column: Column[Any], py_type: type | None, key: str) -> Checker:
         length = getattr(type_, "length", None) if isinstance(type_, String) else None
 
         def check_str(value: Any) -> Any:
+            if type(value) is str and (length is None or len(value) <= length):
+                return value
             if not isinstance(value, str):
                 raise fail(value, "expected a string")
             if length is not None and len(value) > length:

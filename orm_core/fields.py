@@ -6,16 +6,18 @@ with `InvalidQueryError` before any SQL is sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Numeric, inspect
+from sqlalchemy import JSON, Column, Enum, Integer, Numeric, String, inspect
 from sqlalchemy.orm import InstrumentedAttribute, Mapper
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from orm_core.checkers import Checker, checker_for, impl_type
+from orm_core.checkers import Checker, checker_for, impl_type, int_limit
 from orm_core.errors import InvalidQueryError
 
 
@@ -32,6 +34,7 @@ class Field:
     primary_key: bool
     is_json: bool = False
     scale: int | None = None
+    store: Checker = field(default=lambda value: value, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +80,20 @@ def _build_info(model: type) -> ModelInfo:
             continue
         column = prop.columns[0]
         py_type = _python_type(column.type)
+        check = checker_for(column, py_type, prop.key)
+        scale = _decimal_scale(column.type)
+        required = not column.nullable and not column.primary_key
         fields[prop.key] = Field(
             key=prop.key,
             attribute=getattr(model, prop.key),
             column=column,
             python_type=py_type,
-            check=checker_for(column, py_type, prop.key),
+            check=check,
             is_string=py_type is str,
             primary_key=column.primary_key,
             is_json=isinstance(impl_type(column.type), JSON),
-            scale=_decimal_scale(column.type),
+            scale=scale,
+            store=_storer(prop.key, check, scale, required=required, column=column),
         )
     pk_keys = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
     return ModelInfo(
@@ -132,11 +139,7 @@ def storable_value(field: Field, value: Any) -> Any:
     PostgreSQL rounds half away from zero while SQLite would store a binary
     float; rounding here first makes both store (and hand back) the same value.
     """
-    if value is None and not field.column.nullable and not field.primary_key:
-        raise InvalidQueryError(f"{field.key!r} cannot be None", {"field": field.key})
-    value = check_value(field, value)
-    rounded = quantized(field, value)
-    return value if rounded is value else field.check(rounded)
+    return field.store(value)
 
 
 def quantized(field: Field, value: Any) -> Any:
@@ -149,3 +152,68 @@ def quantized(field: Field, value: Any) -> Any:
     if not number.is_finite():
         return value
     return number.quantize(Decimal(1).scaleb(-field.scale), rounding=ROUND_HALF_UP)
+
+
+# plain values that can never be SQL expressions: skip that probe on the hot path
+_PLAIN_TYPES = frozenset({str, int, float, Decimal, bool, datetime, date, uuid.UUID, bytes})
+
+
+def _storer(
+    key: str, check: Checker, scale: int | None, *, required: bool, column: Column[Any]
+) -> Checker:
+    """Build the one-pass check used by every write path (bulk inserts call it per value).
+
+    The common case (a plain value of exactly the column's type) is answered inline;
+    anything else takes the general path.
+    """
+    quantum = Decimal(1).scaleb(-scale) if scale is not None else None
+
+    def general(value: Any) -> Any:
+        if value is None:
+            if required:
+                raise InvalidQueryError(f"{key!r} cannot be None", {"field": key})
+            return None
+        kind = type(value)
+        if kind not in _PLAIN_TYPES and is_sql(value):
+            return value
+        value = check(value)
+        if quantum is None or kind is bool:
+            return value
+        number = value if kind is Decimal else Decimal(str(value) if kind is float else value)
+        rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
+        if rounded != number:
+            check(rounded)  # rounding up may cross the column's bound
+        return rounded
+
+    type_ = impl_type(column.type)
+    if isinstance(type_, String) and not isinstance(type_, Enum) and quantum is None:
+        length = type_.length
+
+        def store_str(value: Any) -> Any:
+            if type(value) is str and (length is None or len(value) <= length):
+                return value
+            return general(value)
+
+        return store_str
+    if quantum is not None and isinstance(type_, Numeric):
+        precision = type_.precision
+        bound = Decimal(10) ** (precision - (scale or 0)) if precision is not None else None
+
+        def store_decimal(value: Any) -> Any:
+            if type(value) is Decimal and value.is_finite():
+                rounded = value.quantize(quantum, rounding=ROUND_HALF_UP)
+                if bound is None or abs(rounded) < bound:
+                    return rounded
+            return general(value)
+
+        return store_decimal
+    if isinstance(type_, Integer):
+        limit = int_limit(type_)
+
+        def store_int(value: Any) -> Any:
+            if type(value) is int and -limit <= value < limit:
+                return value
+            return general(value)
+
+        return store_int
+    return general

@@ -20,6 +20,8 @@ from typing import Any, cast
 from sqlalchemy import Column, Table
 from sqlalchemy.engine import Dialect
 
+from orm_core.types import utcnow
+
 Getter = Callable[[Mapping[str, Any]], Any]
 
 _MAX_PLANS = 256
@@ -41,9 +43,9 @@ class BatchPlan:
 
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Return the driver parameters for `rows`: tuples, or dicts for named styles."""
-        getters = self.getters
+        getters = [_resolved(g) for g in self.getters]
         if self.positional and self.head is not None:
-            head, tail = self.head, self.tail
+            head, tail = self.head, [_resolved(g) for g in self.tail]
             return [head(row) + tuple([get(row) for get in tail]) for row in rows]
         if self.positional:
             return [tuple([get(row) for get in getters]) for row in rows]
@@ -111,9 +113,34 @@ def _default_getter(column: Column[Any], dialect: Dialect) -> Getter | None:
         value = None if arg is None else process(arg)
         return lambda row: value
     function = getattr(arg, "__wrapped__", None)  # SQLAlchemy wraps defaults that take no context
-    if getattr(default, "is_callable", False) and callable(function):
-        return lambda row: None if (value := function()) is None else process(value)
-    return None
+    if not getattr(default, "is_callable", False) or not callable(function):
+        return None
+    if function is utcnow:
+        return _PerStatement(lambda: process(utcnow()))
+    return lambda row: None if (value := function()) is None else process(value)
+
+
+class _PerStatement:
+    """A default evaluated once per statement rather than per row.
+
+    The framework's own timestamps (`TimestampMixin`'s `utcnow`) take one value for
+    every row a statement writes, as the database's `now()` does for a transaction.
+    """
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+    def __call__(self, row: Mapping[str, Any]) -> Any:
+        return self.make()
+
+
+def _resolved(getter: Getter) -> Getter:
+    if isinstance(getter, _PerStatement):
+        value = getter.make()
+        return lambda row: value
+    return getter
 
 
 def _identity(value: Any) -> Any:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.util import identity_key
 
 from orm_core.errors import InvalidQueryError, OrmError
-from orm_core.fields import storable_value
+from orm_core.fields import Field
 from orm_core.translate import translate
 from orm_repositories.base import ModelT, RepositoryBase
 from orm_repositories.pg_copy import NotCopyableError, copy_rows
@@ -25,21 +25,34 @@ from orm_repositories.pg_copy import NotCopyableError, copy_rows
 DEFAULT_BATCH_SIZE = 5_000
 
 Rows = list[dict[str, Any]]
-Inserter = Callable[[AsyncConnection, Table, Rows], Awaitable[int]]
+RawRows = Sequence[Mapping[str, Any]]
+Inserter = Callable[[AsyncConnection, Table, Sequence[Field], RawRows], Awaitable[int]]
 
 
-async def _executemany(connection: AsyncConnection, table: Table, rows: Rows) -> int:
+async def _executemany(
+    connection: AsyncConnection,
+    table: Table,
+    fields: Sequence[Field],
+    rows: Sequence[Mapping[str, Any]],
+) -> int:
     # one single-row INSERT run with many parameter sets; SQLAlchemy splits
     # multi-row VALUES batches under the driver's bind-parameter limit
-    await connection.execute(insert(table), rows)
+    plan = [(f.key, f.column.key, f.store) for f in fields]
+    params = [{column: store(row[key]) for key, column, store in plan} for row in rows]
+    await connection.execute(insert(table), params)
     return len(rows)
 
 
-async def _copy_or_executemany(connection: AsyncConnection, table: Table, rows: Rows) -> int:
+async def _copy_or_executemany(
+    connection: AsyncConnection,
+    table: Table,
+    fields: Sequence[Field],
+    rows: Sequence[Mapping[str, Any]],
+) -> int:
     try:
-        return await copy_rows(connection, table, rows)
+        return await copy_rows(connection, table, fields, rows)
     except NotCopyableError:
-        return await _executemany(connection, table, rows)
+        return await _executemany(connection, table, fields, rows)
 
 
 # (dialect name, driver) -> how to insert one group of rows sharing their keys
@@ -75,8 +88,9 @@ class BulkMixin(RepositoryBase[ModelT]):
                 dialect = connection.dialect
                 inserter = _INSERTERS.get((dialect.name, dialect.driver), _executemany)
                 for batch in _batches(rows, batch_size):
-                    for group in self._checked_groups(batch).values():
-                        inserted += await inserter(connection, table, group)
+                    for keys, group in _grouped(batch).items():
+                        fields = [self.info.field(k) for k in keys]
+                        inserted += await inserter(connection, table, fields, group)
         except OrmError:
             raise
         except Exception as exc:
@@ -134,21 +148,6 @@ class BulkMixin(RepositoryBase[ModelT]):
             raise InvalidQueryError(f"{self.model.__name__} is not mapped to a single table")
         return table
 
-    def _checked_groups(self, rows: Sequence[Any]) -> dict[tuple[str, ...], Rows]:
-        """Check every row and group them by key set, keyed by column key."""
-        groups: dict[tuple[str, ...], Rows] = {}
-        plans: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
-        for row in rows:
-            if not isinstance(row, Mapping):
-                raise InvalidQueryError("bulk rows must be dicts of field values")
-            keys = tuple(row)
-            plan = plans.get(keys)
-            if plan is None:
-                plan = plans[keys] = [(k, self.info.field(k)) for k in keys]
-                groups[keys] = []
-            groups[keys].append({f.column.key: storable_value(f, row[k]) for k, f in plan})
-        return groups
-
     def _key_values(self, idents: Sequence[tuple[Any, ...]]) -> list[Any]:
         return [i[0] for i in idents] if len(self.info.primary_key) == 1 else list(idents)
 
@@ -199,6 +198,20 @@ def _batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def _grouped(rows: Sequence[Any]) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
+    """Group rows by their key set (each set is checked once against the model)."""
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if type(row) is not dict and not isinstance(row, Mapping):
+            raise InvalidQueryError("bulk rows must be dicts of field values")
+        keys = tuple(row)
+        group = groups.get(keys)
+        if group is None:
+            group = groups[keys] = []
+        group.append(row)
+    return groups
 
 
 def _sorted(keys: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

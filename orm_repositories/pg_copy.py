@@ -16,6 +16,9 @@ from sqlalchemy import Column, Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orm_core.fields import Field
+from orm_core.types import utcnow
+
 Producer = Callable[[], Any]
 
 
@@ -55,40 +58,77 @@ def _call(function: Callable[[Any], Any]) -> Producer:
     return lambda: function(None)
 
 
+def _once_per_batch(column: Column[Any]) -> bool:
+    """Tell whether a default may be evaluated once for a whole batch.
+
+    Constants and the framework's own `utcnow` qualify: a batch then shares one
+    timestamp, as rows inserted by one statement share PostgreSQL's now().
+    """
+    default = column.default
+    if default is None or default.is_scalar:
+        return True
+    return getattr(getattr(default, "arg", None), "__wrapped__", None) is utcnow
+
+
+Converter = Callable[[Any], Any]
+
+
+def _converter(store: Converter, process: Converter | None) -> Converter:
+    if process is None:
+        return store
+    return lambda value: process(store(value))
+
+
 async def copy_rows(
-    connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+    connection: AsyncConnection,
+    table: Table,
+    fields: Sequence[Field],
+    rows: Sequence[Mapping[str, Any]],
 ) -> int:
-    """COPY `rows` (dicts keyed by column key, all with the same keys) into `table`.
+    """COPY `rows` (dicts keyed by the `fields`' keys) into `table`, checking every value.
 
     Raises:
         NotCopyableError: a default cannot be reproduced; use an INSERT instead.
+        InvalidQueryError: a value of the wrong type for its column.
         sqlalchemy.exc.DBAPIError: the database rejected the rows.
     """
     if not rows:
         return 0
     dialect = connection.dialect
-    keys = list(rows[0])
-    producers = python_defaults(table, keys)
-    columns = [table.c[k] for k in keys] + list(producers)
-    processors = [c.type._cached_bind_processor(dialect) for c in columns]
-    extra = list(producers.values())
-    records = []
-    for row in rows:
-        values = [row[k] for k in keys]
-        values.extend(produce() for produce in extra)
-        records.append(
-            tuple(
-                value if process is None else process(value)
-                for process, value in zip(processors, values, strict=True)
+    producers = python_defaults(table, [f.column.key for f in fields])
+    plan = [
+        (f.key, _converter(f.store, f.column.type._cached_bind_processor(dialect)))
+        for f in fields
+    ]
+    stable: list[Any] = []
+    varying: list[tuple[Producer, Callable[[Any], Any] | None]] = []
+    for column, produce in producers.items():
+        process = column.type._cached_bind_processor(dialect)
+        if _once_per_batch(column):
+            value = produce()
+            stable.append(value if process is None else process(value))
+        else:
+            varying.append((produce, process))
+    tail = tuple(stable)
+    records: list[tuple[Any, ...]]
+    if varying:
+        records = [
+            (
+                *[convert(row[key]) for key, convert in plan],
+                *tail,
+                *[p(v()) if p is not None else v() for v, p in varying],
             )
-        )
+            for row in rows
+        ]
+    else:
+        records = [(*[convert(row[key]) for key, convert in plan], *tail) for row in rows]
+    stable_columns = [c for c in producers if _once_per_batch(c)]
+    varying_columns = [c for c in producers if not _once_per_batch(c)]
+    names = [f.column.name for f in fields] + [c.name for c in stable_columns + varying_columns]
     raw = await connection.get_raw_connection()
     try:
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            table.name,
-            records=records,
-            columns=[c.name for c in columns],
-            schema_name=table.schema,
+            table.name, records=records, columns=names, schema_name=table.schema
         )
     except Exception as error:
         raise _adapted(raw.dbapi_connection, dialect, table, error) from error

@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select, text
 
 from orm_core import Database, DuplicateError, InvalidQueryError, UnitOfWork, utcnow
 from orm_repositories import AsyncRepository
-from tests.models import Account, Membership, Product
+from tests.models import Account, Color, Membership, Note, Product
 
 MARIADB_URL = "mysql+aiomysql://root@127.0.0.1:3306"
 
@@ -382,3 +382,14 @@ async def test_upsert_on_mariadb_uses_on_duplicate_key_update():
         async with db.engine.begin() as conn:
             await conn.execute(text(f"DROP DATABASE {db.url.database}"))
         await db.dispose()
+
+
+async def test_upsert_many_fills_python_defaults_per_row_and_timestamps_per_statement(database):
+    async with ShopUoW(database) as uow:
+        notes = AsyncRepository[Note](uow.session)
+        rows = [{"id": n, "title": f"t{n}"} for n in range(1, 51)]
+        assert await notes.upsert_many(rows, conflict_fields=["id"]) == 50
+        stored = await notes.list()
+    assert len({n.token for n in stored}) == 50  # uuid4 default: one per row
+    assert {n.color for n in stored} == {Color.RED}
+    assert len({n.created_at for n in stored}) == 1  # one statement, one moment
