@@ -93,7 +93,8 @@ class UnitOfWork:
             if exc is None and not self.read_only:
                 await self.commit()
         finally:
-            await _shielded(self._close(rollback=exc is not None or self.read_only))
+            # closing ends a read-only transaction without expiring what it loaded
+            await _shielded(self._close(rollback=exc is not None))
         if exc is not None and not isinstance(exc, OrmError) and _is_database_error(exc):
             raise translate(exc) from exc
 

@@ -169,6 +169,15 @@ async def test_read_only_unit_never_commits(database):
     assert await _count_products(database) == 0
 
 
+async def test_entities_from_a_read_only_unit_stay_readable_after_it_ends(database):
+    async with ShopUnitOfWork(database) as uow:
+        await _make(uow, "A")
+    async with ShopUnitOfWork(database, read_only=True) as uow:
+        product = await uow.products.get_one(1)
+    assert product.sku == "A" and product.updated_at.tzinfo is not None
+    assert product.price == Decimal("1.00")
+
+
 @pytest.mark.postgres
 async def test_read_only_unit_rejects_writes_on_postgres(database):
     from orm_core import DatabaseError
