@@ -51,7 +51,7 @@ class ConditionalUpdateMixin(ReadMixin[ModelT]):
         entity = await self._update_returning(ident, criteria, checked)
         return (entity is not None), entity
 
-    async def update_with_lock(self, entity: ModelT, **values: Any) -> ModelT:
+    async def update_with_lock(self, entity: ModelT, /, **values: Any) -> ModelT:
         """Write `values` only if the row still has the version `entity` was read at.
 
         The entity may come from an earlier unit of work; the returned entity belongs
