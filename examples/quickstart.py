@@ -1,4 +1,4 @@
-"""A tour of the framework on SQLite: models, a unit of work, a repository, errors."""
+"""A tour on SQLite: a model, a repository, a unit of work, and two errors."""
 
 import asyncio
 import tempfile
@@ -16,7 +16,6 @@ class Product(TimestampMixin, Base):
     __tablename__ = "quickstart_products"
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(50), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
     price: Mapped[Decimal]
     stock: Mapped[int] = mapped_column(default=0)
 
@@ -34,26 +33,21 @@ async def main() -> None:
     db = Database(f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'shop.db'}")
     await db.create_all(Base.metadata)
     async with ShopUnitOfWork(db) as uow:  # commits on a clean exit
-        await uow.products.create(sku="A-1", name="Widget", price=Decimal("9.99"), stock=5)
-        await uow.products.bulk_create(
-            {"sku": f"B-{i}", "name": f"Bolt {i}", "price": Decimal(i), "stock": i % 3} for i in range(1, 21)
-        )
+        await uow.products.create(sku="A-1", price=Decimal("9.99"), stock=5)
+        rows = ({"sku": f"B-{i}", "price": Decimal(i), "stock": i % 3} for i in range(1, 21))
+        print("bulk-inserted:", await uow.products.bulk_create(rows))
     async with ShopUnitOfWork(db) as uow:
         print("in stock:", len(await uow.products.in_stock()))
-        page = await uow.products.paginate(name__startswith="Bolt", page=2, page_size=5, order_by="price")
+        page = await uow.products.paginate(sku__startswith="B-", page=2, page_size=5, order_by="price")
         print("page 2:", [p.sku for p in page.items], "of", page.total_pages, "pages")
         widget = await uow.products.update(1, price=Decimal("12.50"))
-        print("updated:", widget.name, widget.price, widget.updated_at.isoformat())
-    try:
-        async with ShopUnitOfWork(db) as uow:
-            await uow.products.create(sku="A-1", name="Copy", price=Decimal("1"))
-    except DuplicateError as exc:
-        print("duplicate:", exc.message, exc.details.get("fields"))
-    try:
-        async with ShopUnitOfWork(db) as uow:
-            await uow.products.get_one(999)
-    except NotFoundError as exc:
-        print("not found:", exc.details)
+        print("updated:", widget.sku, widget.price, widget.updated_at.isoformat())
+    for attempt in ({"sku": "A-1", "price": Decimal("1")}, None):
+        try:
+            async with ShopUnitOfWork(db) as uow:
+                await (uow.products.create(**attempt) if attempt else uow.products.get_one(999))
+        except (DuplicateError, NotFoundError) as exc:
+            print(f"{type(exc).__name__}:", exc.message, exc.details)
     await db.dispose()
 
 

@@ -46,5 +46,6 @@ def test_documentation_code_block_runs(where: str, code: str, tmp_path: Path) ->
 def test_quickstart_example_runs_and_prints_its_tour() -> None:
     result = _run(["-m", "examples.quickstart"], ROOT)
     assert result.returncode == 0, result.stderr
-    assert "duplicate:" in result.stdout
-    assert "not found:" in result.stdout
+    assert "bulk-inserted: 20" in result.stdout
+    assert "DuplicateError:" in result.stdout
+    assert "NotFoundError:" in result.stdout
