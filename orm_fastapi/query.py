@@ -17,6 +17,9 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
 from orm_core import InvalidQueryError
@@ -42,6 +45,38 @@ _QUERY_TYPES = (int, float, Decimal, str, bool, date, datetime, time, uuid.UUID)
 _MULTI = frozenset({"in", "not_in", "between"})
 
 PAGINATION_PARAMS = frozenset({"page", "page_size", "order_by"})
+
+
+class QueryRoute(APIRoute):
+    """A list route whose invalid query parameters are answered as `InvalidQueryError`s.
+
+    FastAPI checks typed parameters (`price__gt=cheap`, `page_size` over the maximum)
+    before the endpoint runs; this route gives those failures the same
+    `{"detail", "error"}` body as the checks the endpoint makes itself.
+    """
+
+    def get_route_handler(self) -> Any:
+        """Return the handler, turning request validation errors into `InvalidQueryError`."""
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                response: Response = await handler(request)
+            except RequestValidationError as exc:
+                names = [_location(error) for error in exc.errors()]
+                raise InvalidQueryError(_validation_message(exc), {"parameters": names}) from exc
+            return response
+
+        return handle
+
+
+def _location(error: Mapping[str, Any]) -> str:
+    return ".".join(str(part) for part in error.get("loc", ())[1:]) or "query"
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = [f"{_location(e)}: {e.get('msg', 'invalid value')}" for e in exc.errors()]
+    return "invalid query parameter " + "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)

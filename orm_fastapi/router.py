@@ -22,6 +22,7 @@ from orm_fastapi.health import CONTAINER_STATE_KEY
 from orm_fastapi.query import (
     PAGINATION_PARAMS,
     FilterParam,
+    QueryRoute,
     check_known,
     filter_params,
     parse_filters,
@@ -186,7 +187,7 @@ class _Endpoints:
         router.add_api_route(
             "", _signed(self.list_items, list_params), methods=["GET"], name=f"{self.name}:list",
             response_model=self.page_schema, responses=_pick(errors, 422, 503),
-            summary=f"List {self.name}",
+            summary=f"List {self.name}", route_class_override=QueryRoute,
         )  # fmt: skip
         get_params = [request, item_id] + ([if_none_match] if versioned else [])
         router.add_api_route(

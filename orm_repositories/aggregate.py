@@ -2,9 +2,10 @@
 
 Result keys: the group fields, then one key per aggregate. A single field name
 gives the plain key (`sum="stock"` -> `"sum"`), a list gives one key per field
-(`sum=["stock", "price"]` -> `"sum_stock"`, `"sum_price"`). `count=True` counts
-rows (`"count"`); `count="field"` counts rows where the field is not NULL, under
-the same key `"count"`; `count=[...]` gives `"count_<field>"` keys.
+(`sum=["stock", "price"]` -> `"sum_stock"`, `"sum_price"`). `count=True` (or
+`count="*"`) counts rows (`"count"`); `count="field"` counts rows where the field
+is not NULL, under the same key `"count"`; `count=[...]` gives `"count_<field>"`
+keys.
 
 Value types are the same on every database: counts are `int`; SUM/MIN/MAX keep
 the column's type (`Decimal` for `Numeric`, `int` for integers); AVG is a
@@ -116,7 +117,7 @@ class AggregateMixin(ReadMixin[ModelT]):
     def _count_outputs(self, spec: bool | str | Sequence[str] | None) -> builtins.list[Output]:
         if spec is None or spec is False:
             return []
-        if spec is True:
+        if spec is True or spec == "*":
             return [Output("count", func.count(), _count_check, _to_int)]
         names = _names("count", spec)
         keyed = not isinstance(spec, str)

@@ -86,8 +86,11 @@ def downgrade(
 
 
 @db_app.command()
-def current(url: UrlOption = None, directory: DirectoryOption = None) -> None:
+def current(
+    url: UrlOption = None, models: ModelsOption = None, directory: DirectoryOption = None
+) -> None:
     """Print the database's revision (nothing at base)."""
+    del models  # accepted like on every command; the revision does not depend on it
     with reporting():
         revision = manager(url, None, directory).current()
         if revision:
@@ -95,8 +98,11 @@ def current(url: UrlOption = None, directory: DirectoryOption = None) -> None:
 
 
 @db_app.command()
-def history(directory: DirectoryOption = None) -> None:
-    """Print every revision, newest first."""
+def history(
+    url: UrlOption = None, models: ModelsOption = None, directory: DirectoryOption = None
+) -> None:
+    """Print every revision, newest first (read from the scripts; no database needed)."""
+    del url, models  # accepted like on every command
     with reporting():
         for entry in MigrationManager(None, None, resolve_directory(directory)).history():
             typer.echo(str(entry))
@@ -123,8 +129,9 @@ def check(
 
 
 @db_app.command()
-def health(url: UrlOption = None) -> None:
+def health(url: UrlOption = None, models: ModelsOption = None) -> None:
     """Print the database health report as JSON; exit 1 when unhealthy."""
+    del models  # accepted like on every command
     with reporting():
         report = asyncio.run(_health(resolve_url(url)))
     typer.echo(json.dumps(report, indent=2))
