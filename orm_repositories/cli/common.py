@@ -20,7 +20,7 @@ FAILURE_EXIT = 2
 UrlOption = Annotated[
     str | None,
     typer.Option(
-        "--url", help="Database URL (else DATABASE_URL, else [tool.orm] url).", show_default=False
+        "--url", help="Database URL (else DATABASE_URL, else \\[tool.orm] url).", show_default=False
     ),
 ]
 ModelsOption = Annotated[
@@ -28,7 +28,7 @@ ModelsOption = Annotated[
     typer.Option(
         "--models",
         help="Models as module:attr, a DeclarativeBase subclass or a MetaData "
-        "(else ORM_MODELS, else [tool.orm] models).",
+        "(else ORM_MODELS, else \\[tool.orm] models).",
         show_default=False,
     ),
 ]
@@ -37,7 +37,7 @@ DirectoryOption = Annotated[
     typer.Option(
         "--directory", "-d",
         help="Migrations directory "
-        "(else ORM_MIGRATIONS, else [tool.orm] migrations, else ./migrations).",
+        "(else ORM_MIGRATIONS, else \\[tool.orm] migrations, else ./migrations).",
         show_default=False,
     ),
 ]  # fmt: skip
