@@ -112,7 +112,6 @@ def checker_for(column: Column[Any], py_type: type | None, key: str) -> Checker:
         return check_str
     simple: dict[type, tuple[tuple[type, ...], str]] = {
         datetime: ((datetime,), "expected a datetime"),
-        date: ((date,), "expected a date"),
         time: ((time,), "expected a time"),
         timedelta: ((timedelta,), "expected a timedelta"),
         bytes: ((bytes, bytearray, memoryview), "expected bytes"),

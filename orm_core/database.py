@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -108,12 +107,12 @@ class Database:
 
     async def create_all(self, metadata: MetaData) -> None:
         """Create every table of `metadata` that does not exist yet."""
-        async with self._begin() as conn:
+        async with self.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
 
     async def drop_all(self, metadata: MetaData) -> None:
         """Drop every table of `metadata`."""
-        async with self._begin() as conn:
+        async with self.engine.begin() as conn:
             await conn.run_sync(metadata.drop_all)
 
     async def ping(self) -> bool:
@@ -181,7 +180,7 @@ class Database:
         """Run a statement with bound parameters in its own transaction; return the rowcount."""
         statement = _checked_sql(sql, params)
         try:
-            async with self._begin() as conn:
+            async with self.engine.begin() as conn:
                 result = await conn.execute(statement, dict(params or {}))
                 return int(result.rowcount)
         except Exception as exc:
@@ -190,11 +189,6 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
-
-    @asynccontextmanager
-    async def _begin(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
-            yield conn
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"

@@ -144,14 +144,30 @@ def storable_value(field: Field, value: Any) -> Any:
 
 def quantized(field: Field, value: Any) -> Any:
     """Round a number to the scale of a decimal column; leave anything else alone."""
-    if field.scale is None or isinstance(value, bool):
+    if (
+        field.scale is None
+        or isinstance(value, bool)
+        or not isinstance(value, int | float | Decimal)
+    ):
         return value
-    if not isinstance(value, int | float | Decimal):
-        return value
-    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    number = _as_decimal(value)
     if not number.is_finite():
         return value
-    return number.quantize(Decimal(1).scaleb(-field.scale), rounding=ROUND_HALF_UP)
+    return _round(number, Decimal(1).scaleb(-field.scale))
+
+
+def _as_decimal(value: int | float | Decimal) -> Decimal:
+    # a float goes through its shortest repr, so 2.675 stays 2.675 and not 2.67499...
+    return (
+        value
+        if type(value) is Decimal
+        else Decimal(str(value) if isinstance(value, float) else value)
+    )
+
+
+def _round(number: Decimal, quantum: Decimal) -> Decimal:
+    """Round half away from zero, as PostgreSQL does for NUMERIC."""
+    return number.quantize(quantum, rounding=ROUND_HALF_UP)
 
 
 # plain values that can never be SQL expressions: skip that probe on the hot path
@@ -179,8 +195,8 @@ def _storer(
         value = check(value)
         if quantum is None or kind is bool:
             return value
-        number = value if kind is Decimal else Decimal(str(value) if kind is float else value)
-        rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
+        number = _as_decimal(value)
+        rounded = _round(number, quantum)
         if rounded != number:
             check(rounded)  # rounding up may cross the column's bound
         return rounded
@@ -201,7 +217,7 @@ def _storer(
 
         def store_decimal(value: Any) -> Any:
             if type(value) is Decimal and value.is_finite():
-                rounded = value.quantize(quantum, rounding=ROUND_HALF_UP)
+                rounded = _round(value, quantum)
                 if bound is None or abs(rounded) < bound:
                     return rounded
             return general(value)
