@@ -15,6 +15,7 @@ from orm_core.errors import (
     TransactionConflictError,
     TransactionError,
 )
+from orm_core.fields import FieldInfo, ModelInfo, model_info
 from orm_core.lookups import OPERATORS
 from orm_core.models import NAMING_CONVENTION, Base, SoftDeleteMixin, TimestampMixin, VersionMixin
 from orm_core.pagination import CursorPage, Page
@@ -36,8 +37,10 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailableError",
     "DuplicateError",
+    "FieldInfo",
     "InvalidQueryError",
     "LockNotAvailableError",
+    "ModelInfo",
     "NotFoundError",
     "OrmError",
     "Page",
@@ -50,6 +53,7 @@ __all__ = [
     "VersionMixin",
     "changed_fields",
     "diff",
+    "model_info",
     "retry_transaction",
     "schema_for",
     "to_dict",

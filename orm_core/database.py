@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, event, text
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,11 +16,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from orm_core.dialects import Backend, backend_class, backend_of
 from orm_core.errors import InvalidQueryError
-from orm_core.translate import translate
-
-SQLITE_BUSY_TIMEOUT_S = 30.0
-_READ_ONLY_OPTION = "orm_read_only"
+from orm_core.session import OrmSession
+from orm_core.translate import translating
 
 
 class Database:
@@ -54,18 +53,14 @@ class Database:
             options["pool_size"] = pool_size
         if max_overflow is not None:
             options["max_overflow"] = max_overflow
-        if not self.is_sqlite or pool_size is not None:
-            options.setdefault("pool_timeout", pool_timeout)
-        options.setdefault("pool_pre_ping", not self.is_sqlite)
-        if self.is_sqlite:
-            connect_args = dict(options.pop("connect_args", {}))
-            connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
-            options["connect_args"] = connect_args
+        options.setdefault("pool_timeout", pool_timeout)
+        kind = backend_class(self.url.get_backend_name())
+        options = kind.engine_options(options, pool_size_given=pool_size is not None)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
-        if self.is_sqlite:
-            _install_sqlite_hooks(self.engine)
+        self.backend: Backend = backend_of(self.engine.dialect)
+        self.backend.install(self.engine)
         self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            self.engine, expire_on_commit=False, autoflush=True
+            self.engine, expire_on_commit=False, autoflush=True, sync_session_class=OrmSession
         )
         self._engines: dict[tuple[str | None, bool], AsyncEngine] = {}
 
@@ -88,15 +83,10 @@ class Database:
         key = (isolation_level, read_only)
         engine = self._engines.get(key)
         if engine is None:
-            opts: dict[str, Any] = {}
-            if isolation_level is not None and not self.is_sqlite:
-                opts["isolation_level"] = isolation_level
-            if read_only:
-                opts[_READ_ONLY_OPTION] = True
-                if self.dialect == "postgresql":
-                    opts["postgresql_readonly"] = True
-            engine = self.engine.execution_options(**opts)
-            self._engines[key] = engine
+            options = self.backend.transaction_options(
+                isolation_level=isolation_level, read_only=read_only
+            )
+            engine = self._engines[key] = self.engine.execution_options(**options)
         return engine
 
     @asynccontextmanager
@@ -157,34 +147,28 @@ class Database:
     ) -> list[dict[str, Any]]:
         """Run a read query with bound parameters and return every row as a dict."""
         statement = _checked_sql(sql, params)
-        try:
+        with translating():
             async with self.engine_for(read_only=True).connect() as conn:
                 result = await conn.execute(statement, dict(params or {}))
                 return [dict(row) for row in result.mappings()]
-        except Exception as exc:
-            raise translate(exc) from exc
 
     async def fetch_one(
         self, sql: str, params: Mapping[str, Any] | None = None
     ) -> dict[str, Any] | None:
         """Run a read query with bound parameters and return its first row, or None."""
         statement = _checked_sql(sql, params)
-        try:
+        with translating():
             async with self.engine_for(read_only=True).connect() as conn:
                 row = (await conn.execute(statement, dict(params or {}))).mappings().first()
-        except Exception as exc:
-            raise translate(exc) from exc
         return dict(row) if row is not None else None
 
     async def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
         """Run a statement with bound parameters in its own transaction; return the rowcount."""
         statement = _checked_sql(sql, params)
-        try:
+        with translating():
             async with self.engine.begin() as conn:
                 result = await conn.execute(statement, dict(params or {}))
                 return int(result.rowcount)
-        except Exception as exc:
-            raise translate(exc) from exc
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
@@ -200,24 +184,3 @@ def _checked_sql(sql: str, params: Mapping[str, Any] | None) -> Any:
     if params is not None and not isinstance(params, Mapping):
         raise InvalidQueryError("params must be a mapping of bound parameter values")
     return text(sql)
-
-
-def _install_sqlite_hooks(engine: AsyncEngine) -> None:
-    """Take transaction control away from sqlite3 so SAVEPOINT and BEGIN IMMEDIATE work."""
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        # LIKE is case-insensitive by default on SQLite; match PostgreSQL instead
-        cursor.execute("PRAGMA case_sensitive_like=ON")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        read_only = conn.get_execution_options().get(_READ_ONLY_OPTION, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

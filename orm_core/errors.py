@@ -1,7 +1,7 @@
 """Errors raised by repositories and units of work.
 
 Every error derives from `OrmError`; driver and SQLAlchemy exceptions are
-translated at one point (`translate_errors`) so none reaches the caller raw.
+translated at one point (`orm_core.translate.translating`) so none reaches the caller raw.
 
     OrmError
     ├── NotFoundError (LookupError)

@@ -1,29 +1,48 @@
-"""Per-model field metadata and value checks, computed once per model.
+"""Per-model field metadata and the one check every stored value passes, built once per model.
 
-Repositories check field names and value types here so that bad input fails
-with `InvalidQueryError` before any SQL is sent.
+`model_info(Model)` describes each mapped column (`FieldInfo`): its type, its value
+check for lookups (`check`), the check and normalisation a value to be stored passes
+(`store`, the one slot every write path calls), and its Python-side defaults. Bad
+input therefore fails with `InvalidQueryError` before any SQL is sent.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Enum, Integer, Numeric, String, inspect
-from sqlalchemy.orm import InstrumentedAttribute, Mapper
+from sqlalchemy import JSON, Column, Enum, Integer, Numeric, String, Table, inspect
+from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from orm_core.checkers import Checker, checker_for, impl_type, int_limit
 from orm_core.errors import InvalidQueryError
+from orm_core.models import SoftDeleteMixin
+from orm_core.types import utcnow
+
+Producer = Callable[[], Any]
 
 
 @dataclass(frozen=True, slots=True)
-class Field:
-    """One mapped column: its attribute, its table column and its value check."""
+class Default:
+    """A Python-side column default (or `onupdate`) the framework can compute itself.
+
+    `per_statement` defaults (constants and the framework's own `utcnow`) take one
+    value for every row a statement writes, as the database's `now()` does.
+    """
+
+    produce: Producer
+    per_statement: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """One mapped column: its attribute, table column, value checks and defaults."""
 
     key: str
     attribute: InstrumentedAttribute[Any]
@@ -35,19 +54,27 @@ class Field:
     is_json: bool = False
     scale: int | None = None
     store: Checker = field(default=lambda value: value, compare=False)
+    default: Default | None = None
+    # False when an omitted value needs SQL to compute (a sequence, a SQL expression,
+    # a default reading the execution context): only a real INSERT can fill it in
+    python_default_only: bool = True
+    onupdate: Default | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """The fields, primary key and relationships of a mapped class."""
+    """The fields, primary key, managed columns and relationships of a mapped class."""
 
     model: type
     table_name: str
-    fields: dict[str, Field]
-    primary_key: tuple[Field, ...]
+    table: Table | None
+    fields: dict[str, FieldInfo]
+    primary_key: tuple[FieldInfo, ...]
     relationships: frozenset[str]
+    version: FieldInfo | None
+    soft_delete: FieldInfo | None
 
-    def field(self, name: str) -> Field:
+    def field(self, name: str) -> FieldInfo:
         """Return the field called `name`; raise `InvalidQueryError` if there is none."""
         found = self.fields.get(name)
         if found is None:
@@ -57,12 +84,26 @@ class ModelInfo:
             )
         return found
 
+    def single_table(self) -> Table:
+        """The one table the model maps to; bulk and atomic statements need it.
+
+        Raises:
+            InvalidQueryError: the model maps to a join or a selectable.
+        """
+        if self.table is None:
+            raise InvalidQueryError(f"{self.model.__name__} is not mapped to a single table")
+        return self.table
+
 
 _INFOS: dict[type, ModelInfo] = {}
 
 
 def model_info(model: type) -> ModelInfo:
-    """Return (and cache) the field metadata of a mapped class."""
+    """Return (and cache) the field metadata of a mapped class.
+
+    Raises:
+        InvalidQueryError: `model` is not a mapped class.
+    """
     info = _INFOS.get(model)
     if info is None:
         info = _INFOS[model] = _build_info(model)
@@ -74,35 +115,73 @@ def _build_info(model: type) -> ModelInfo:
         mapper: Mapper[Any] = inspect(model)
     except Exception as exc:
         raise InvalidQueryError(f"{model!r} is not a mapped SQLAlchemy model") from exc
-    fields: dict[str, Field] = {}
+    fields: dict[str, FieldInfo] = {}
     for prop in mapper.column_attrs:
         if len(prop.columns) != 1 or not isinstance(prop.columns[0], Column):
             continue
-        column = prop.columns[0]
-        py_type = _python_type(column.type)
-        check = checker_for(column, py_type, prop.key)
-        scale = _decimal_scale(column.type)
-        required = not column.nullable and not column.primary_key
-        fields[prop.key] = Field(
-            key=prop.key,
-            attribute=getattr(model, prop.key),
-            column=column,
-            python_type=py_type,
-            check=check,
-            is_string=py_type is str,
-            primary_key=column.primary_key,
-            is_json=isinstance(impl_type(column.type), JSON),
-            scale=scale,
-            store=_storer(prop.key, check, scale, required=required, column=column),
-        )
+        fields[prop.key] = _field(model, prop.key, prop.columns[0])
     pk_keys = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
+    version = None
+    if mapper.version_id_col is not None:
+        version = fields[mapper.get_property_by_column(mapper.version_id_col).key]
+    table = mapper.local_table
+    deleted_at = fields.get("deleted_at")
     return ModelInfo(
         model=model,
-        table_name=mapper.local_table.name,  # type: ignore[attr-defined]
+        table_name=table.name,  # type: ignore[attr-defined]
+        table=table if isinstance(table, Table) else None,
         fields=fields,
         primary_key=tuple(fields[k] for k in pk_keys),
-        relationships=frozenset(mapper.relationships.keys()),
+        # `_props` rather than `relationships`: reading the latter configures every
+        # mapper, which fails while forward references are still unresolved
+        relationships=frozenset(
+            key for key, prop in mapper._props.items() if isinstance(prop, RelationshipProperty)
+        ),
+        version=version,
+        soft_delete=deleted_at if issubclass(model, SoftDeleteMixin) else None,
     )
+
+
+def _field(model: type, key: str, column: Column[Any]) -> FieldInfo:
+    py_type = _python_type(column.type)
+    check = checker_for(column, py_type, key)
+    scale = _decimal_scale(column.type)
+    required = not column.nullable and not column.primary_key
+    default, python_only = column_default(column.default)
+    onupdate, _ = column_default(column.onupdate)
+    return FieldInfo(
+        key=key,
+        attribute=getattr(model, key),
+        column=column,
+        python_type=py_type,
+        check=check,
+        is_string=py_type is str,
+        primary_key=column.primary_key,
+        is_json=isinstance(impl_type(column.type), JSON),
+        scale=scale,
+        store=_storer(key, check, scale, required=required, column=column),
+        default=default,
+        python_default_only=python_only,
+        onupdate=onupdate,
+    )
+
+
+def column_default(default: Any) -> tuple[Default | None, bool]:
+    """Describe a column's `default`/`onupdate`: (what Python can compute, whether that is all).
+
+    The one place Python-side defaults are read: inserts fill omitted columns from it,
+    and every UPDATE takes its managed values (`updated_at`) from it.
+    """
+    if default is None:
+        return None, True
+    if getattr(default, "is_scalar", False):
+        value = default.arg
+        return Default(lambda: value, per_statement=True), True
+    function = getattr(getattr(default, "arg", None), "__wrapped__", None)
+    if getattr(default, "is_callable", False) and callable(function):
+        # SQLAlchemy wraps a default taking no context; one taking it has no __wrapped__
+        return Default(function, per_statement=function is utcnow), True
+    return None, False
 
 
 def is_sql(value: Any) -> bool:
@@ -126,14 +205,14 @@ def _decimal_scale(type_: TypeEngine[Any]) -> int | None:
     return None
 
 
-def check_value(field: Field, value: Any) -> Any:
+def check_value(field: FieldInfo, value: Any) -> Any:
     """Check (and normalise) one value for `field`; SQL expressions and None pass through."""
     if value is None or is_sql(value):
         return value
     return field.check(value)
 
 
-def storable_value(field: Field, value: Any) -> Any:
+def storable_value(field: FieldInfo, value: Any) -> Any:
     """Check a value about to be written; round decimals to the column's scale.
 
     PostgreSQL rounds half away from zero while SQLite would store a binary
@@ -142,7 +221,7 @@ def storable_value(field: Field, value: Any) -> Any:
     return field.store(value)
 
 
-def quantized(field: Field, value: Any) -> Any:
+def quantized(field: FieldInfo, value: Any) -> Any:
     """Round a number to the scale of a decimal column; leave anything else alone."""
     if (
         field.scale is None

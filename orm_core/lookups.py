@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, not_
 from sqlalchemy.sql.elements import ClauseElement
 
 from orm_core.errors import InvalidQueryError
-from orm_core.fields import Field, ModelInfo, check_value, is_sql, model_info
+from orm_core.fields import FieldInfo, ModelInfo, check_value, is_sql, model_info
 
 OPERATORS: tuple[str, ...] = (
     "eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "icontains",
@@ -26,7 +26,7 @@ _SEPARATOR = "__"
 INLINE_IN_THRESHOLD = 10_000
 
 
-def split_lookup(info: ModelInfo, key: str) -> tuple[Field, str]:
+def split_lookup(info: ModelInfo, key: str) -> tuple[FieldInfo, str]:
     """Split `price__gt` into the `price` field and the `gt` operator."""
     if key in info.fields:
         return info.fields[key], "eq"
@@ -55,7 +55,7 @@ def build_filters(model: type, lookups: Mapping[str, Any]) -> list[ColumnElement
     return conditions
 
 
-def _is_operator_dict(field: Field, value: Mapping[Any, Any]) -> bool:
+def _is_operator_dict(field: FieldInfo, value: Mapping[Any, Any]) -> bool:
     if not value:
         raise InvalidQueryError(f"empty operator mapping for {field.key!r}")
     unknown = [k for k in value if k not in OPERATORS]
@@ -69,7 +69,7 @@ def _is_operator_dict(field: Field, value: Mapping[Any, Any]) -> bool:
     )
 
 
-def condition(field: Field, op: str, value: Any) -> ColumnElement[bool]:
+def condition(field: FieldInfo, op: str, value: Any) -> ColumnElement[bool]:
     """Build the SQL condition for one field, operator and value."""
     if op not in OPERATORS:
         raise InvalidQueryError(f"unknown operator {op!r}", {"allowed": list(OPERATORS)})
@@ -110,7 +110,7 @@ def condition(field: Field, op: str, value: Any) -> ColumnElement[bool]:
     return builders[op](value)
 
 
-def _text_condition(field: Field, op: str, value: Any) -> ColumnElement[bool]:
+def _text_condition(field: FieldInfo, op: str, value: Any) -> ColumnElement[bool]:
     if not field.is_string:
         raise InvalidQueryError(f"{op} needs a text field; {field.key!r} is not one")
     if not isinstance(value, str):
@@ -120,13 +120,13 @@ def _text_condition(field: Field, op: str, value: Any) -> ColumnElement[bool]:
     return result
 
 
-def _sequence(field: Field, op: str, value: Any) -> list[Any]:
+def _sequence(field: FieldInfo, op: str, value: Any) -> list[Any]:
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise InvalidQueryError(f"{field.key}__{op} takes a list of values")
     return [check_value(field, v) for v in value]
 
 
-def _in_values(field: Field, values: list[Any]) -> Any:
+def _in_values(field: FieldInfo, values: list[Any]) -> Any:
     """Bind an IN list; a very long one is rendered inline at execution time.
 
     Drivers cap the bind parameters of one statement (32,767 for asyncpg), so a
@@ -144,7 +144,7 @@ def _in_values(field: Field, values: list[Any]) -> Any:
     )
 
 
-def _pair(field: Field, value: Any) -> tuple[Any, Any]:
+def _pair(field: FieldInfo, value: Any) -> tuple[Any, Any]:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) != 2:
         raise InvalidQueryError(f"{field.key}__between takes a (low, high) pair")
     low, high = value

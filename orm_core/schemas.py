@@ -26,7 +26,7 @@ from sqlalchemy import JSON, BigInteger, Integer, Numeric, SmallInteger, String
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from orm_core.errors import InvalidQueryError
-from orm_core.fields import Field, model_info
+from orm_core.fields import FieldInfo, model_info
 
 _INT_BOUNDS: list[tuple[type[TypeEngine[Any]], int]] = [
     (SmallInteger, 2**15),
@@ -85,7 +85,7 @@ def _schema(
     return schema
 
 
-def _definition(field: Field, optional: bool) -> tuple[Any, Any]:
+def _definition(field: FieldInfo, optional: bool) -> tuple[Any, Any]:
     column = field.column
     type_ = _sql_type(column.type)
     annotation: Any = Any if isinstance(type_, JSON) else (field.python_type or Any)
@@ -104,7 +104,7 @@ def _definition(field: Field, optional: bool) -> tuple[Any, Any]:
     return annotation, PydanticField(default, description=description, **constraints)
 
 
-def _generated(field: Field) -> bool:
+def _generated(field: FieldInfo) -> bool:
     column = field.column
     if column.default is not None or column.server_default is not None:
         return True

@@ -1,13 +1,17 @@
 """Map SQLAlchemy and driver exceptions onto the `OrmError` tree.
 
-This is the one translation point: repositories, units of work and `Database`
-call `translate()` on whatever the stack raised, and `raise mapped from exc`.
+This is the one translation point: every place where a driver error can surface
+(statements, flushes, COPY, commits, raw SQL) runs inside `with translating():`,
+which raises the mapped `OrmError` from the original. `translate()` is the table
+behind it, most specific match first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -80,6 +84,34 @@ _MESSAGES: dict[type[OrmError], str] = {
     ConcurrentModificationError: "the row was modified or deleted by another transaction",
     CommitUnknownError: "the connection was lost during COMMIT; the outcome is unknown",
 }
+
+
+_DRIVER_MODULES = ("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite", "pymysql", "aiomysql")
+
+
+@contextmanager
+def translating(*, during_commit: bool = False) -> Iterator[None]:
+    """Raise the `OrmError` standing for any database error the block raises.
+
+    `OrmError`s pass through, and so do exceptions that are not about the database
+    (a bug stays a bug). `during_commit` marks a lost connection as an unknown
+    commit outcome (`CommitUnknownError`).
+    """
+    try:
+        yield
+    except OrmError:
+        raise
+    except Exception as exc:
+        if not is_database_error(exc):
+            raise
+        raise translate(exc, during_commit=during_commit) from exc
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """Tell whether `exc` comes from SQLAlchemy, a driver, or the network under them."""
+    if isinstance(exc, OSError | TimeoutError | asyncio.IncompleteReadError):
+        return True
+    return type(exc).__module__.startswith(_DRIVER_MODULES)
 
 
 def driver_error(exc: BaseException) -> BaseException | None:

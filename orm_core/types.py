@@ -9,6 +9,8 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from orm_core.dialects import backend_of
+
 
 def utcnow() -> datetime:
     """Return the current time as a timezone-aware UTC datetime."""
@@ -38,7 +40,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
+        if backend_of(dialect).naive_datetimes:
             # stored as text: a fixed naive-UTC form keeps lexical order == time order
             return value.replace(tzinfo=None)
         return value

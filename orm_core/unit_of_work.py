@@ -8,14 +8,15 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orm_core.database import Database
 from orm_core.errors import OrmError, TransactionError
-from orm_core.repository_specs import RepositorySpec, build_repository, repository_specs
-from orm_core.translate import translate
+from orm_core.registry import build_repository, repository_annotations
+from orm_core.session import CONTEXT_KEY, SessionContext
+from orm_core.translate import is_database_error, translate, translating
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class UnitOfWork:
     annotated on the class are built on first use, bound to the block's session.
     """
 
-    _specs_cache: ClassVar[dict[type[UnitOfWork], dict[str, RepositorySpec]]] = {}
+    _annotations: ClassVar[dict[type[UnitOfWork], dict[str, Any]]] = {}
 
     def __init__(
         self,
@@ -59,6 +60,7 @@ class UnitOfWork:
         self.read_only = read_only
         self.isolation_level = isolation_level.upper() if isolation_level else None
         self._session: AsyncSession | None = None
+        self._context: SessionContext | None = None
         self._repositories: dict[object, Any] = {}
         self._on_commit: list[OnCommit] = []
 
@@ -70,17 +72,25 @@ class UnitOfWork:
         return self._session
 
     @property
+    def written_tables(self) -> frozenset[str]:
+        """Tables the current transaction wrote to, by any path (flushes and bulk statements)."""
+        return frozenset(self._context.written_tables) if self._context else frozenset()
+
+    @property
     def active(self) -> bool:
         """Whether the unit of work is inside its `async with` block."""
         return self._session is not None
 
-    async def __aenter__(self) -> UnitOfWork:
+    async def __aenter__(self) -> Self:
         if self._session is not None:
             raise TransactionError("the unit of work is already active")
         engine = self.database.engine_for(
             isolation_level=self.isolation_level, read_only=self.read_only
         )
-        self._session = self.database.session_factory(bind=engine)
+        session = self.database.session_factory(bind=engine)
+        self._context = SessionContext(unit_of_work=self)
+        session.info[CONTEXT_KEY] = self._context
+        self._session = session
         return self
 
     async def __aexit__(
@@ -95,7 +105,8 @@ class UnitOfWork:
         finally:
             # closing ends a read-only transaction without expiring what it loaded
             await _shielded(self._close(rollback=exc is not None))
-        if exc is not None and not isinstance(exc, OrmError) and _is_database_error(exc):
+        if isinstance(exc, Exception) and not isinstance(exc, OrmError) and is_database_error(exc):
+            # a driver error raised by the caller's own statements inside the block
             raise translate(exc) from exc
 
     async def commit(self) -> None:
@@ -109,14 +120,11 @@ class UnitOfWork:
         session = self.session
         if self.read_only:
             raise TransactionError("a read-only unit of work never commits")
-        try:
+        with translating():
             await session.flush()
-        except Exception as exc:
-            raise translate(exc) from exc
-        try:
+        with translating(during_commit=True):
             await session.commit()
-        except Exception as exc:
-            raise translate(exc, during_commit=True) from exc
+        self._transaction_ended()
         callbacks, self._on_commit = self._on_commit, []
         await _run_callbacks(callbacks)
 
@@ -124,22 +132,17 @@ class UnitOfWork:
         """Roll back the current transaction and forget pending `on_commit` callbacks."""
         session = self.session
         self._on_commit.clear()
-        try:
+        self._transaction_ended()
+        with translating():
             await session.rollback()
-        except Exception as exc:
-            raise translate(exc) from exc
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """Run the block in a nested transaction; an exception rolls back to it only."""
         session = self.session
-        try:
+        with translating():
             async with session.begin_nested():
                 yield
-        except Exception as exc:
-            if _is_database_error(exc):
-                raise translate(exc) from exc
-            raise
 
     def on_commit(self, callback: OnCommit) -> None:
         """Run `callback` (sync or async) once after the next successful commit."""
@@ -149,7 +152,7 @@ class UnitOfWork:
     def repository(self, target: type[RepoT] | Any) -> Any:
         """Return a repository bound to this unit of work's session.
 
-        `target` is a repository class, an `AsyncRepository[Model]` alias, or a model.
+        `target` is a repository class (`AsyncRepository[Model]` included) or a model.
         """
         session = self.session
         repo = self._repositories.get(target)
@@ -159,23 +162,21 @@ class UnitOfWork:
         return repo
 
     def __getattr__(self, name: str) -> Any:
-        specs = UnitOfWork._specs_for(type(self))
-        spec = specs.get(name)
-        if spec is None:
+        annotations = UnitOfWork._annotations.get(type(self))
+        if annotations is None:
+            annotations = UnitOfWork._annotations[type(self)] = repository_annotations(type(self))
+        target = annotations.get(name)
+        if target is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        repo = self.repository(spec)
-        return repo
+        return self.repository(target)
 
-    @classmethod
-    def _specs_for(cls, uow_class: type[UnitOfWork]) -> dict[str, RepositorySpec]:
-        specs = cls._specs_cache.get(uow_class)
-        if specs is None:
-            specs = repository_specs(uow_class)
-            cls._specs_cache[uow_class] = specs
-        return specs
+    def _transaction_ended(self) -> None:
+        if self._context is not None:
+            self._context.written_tables.clear()
 
     async def _close(self, *, rollback: bool) -> None:
         session, self._session = self._session, None
+        self._context = None
         self._repositories.clear()
         self._on_commit.clear()
         if session is None:
@@ -190,13 +191,6 @@ class UnitOfWork:
                 await session.close()
             except Exception:
                 logger.warning("closing a session failed", exc_info=True)
-
-
-def _is_database_error(exc: BaseException) -> bool:
-    module = type(exc).__module__
-    return module.startswith(
-        ("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite", "pymysql", "aiomysql")
-    )
 
 
 async def _shielded(coro: Awaitable[None]) -> None:

@@ -4,19 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import inspect
-
 from orm_core import ConcurrentModificationError
-
-
-def version_attribute(model: type) -> str | None:
-    """Return the attribute holding the model's optimistic-lock version, if it has one."""
-    mapper: Any = inspect(model)
-    column = mapper.version_id_col
-    if column is None:
-        return None
-    key: str = mapper.get_property_by_column(column).key
-    return key
 
 
 def etag_for(entity: Any, attribute: str) -> str:

@@ -22,8 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
-from orm_core import InvalidQueryError
-from orm_core.fields import Field, model_info
+from orm_core import FieldInfo, InvalidQueryError, model_info
 
 _ORDERED = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between")
 _TEXT = (
@@ -190,7 +189,7 @@ def _query_type(py_type: type | None) -> Any:
     return str
 
 
-def _param(field: Field, op: str) -> FilterParam:
+def _param(field: FieldInfo, op: str) -> FilterParam:
     name = field.key if op == "eq" else f"{field.key}__{op}"
     value_type = _query_type(field.python_type)
     if op == "isnull":

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Sequence
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from pydantic import BaseModel, create_model
 
-from orm_core import InvalidQueryError, NotFoundError, SoftDeleteMixin, UnitOfWork
-from orm_core.fields import ModelInfo, model_info
-from orm_fastapi.etags import check_if_match, etag_for, matches, version_attribute
+from orm_core import InvalidQueryError, ModelInfo, NotFoundError, UnitOfWork, model_info
+from orm_fastapi.etags import check_if_match, etag_for, matches
 from orm_fastapi.handlers import ERROR_RESPONSES
 from orm_fastapi.health import CONTAINER_STATE_KEY
 from orm_fastapi.query import (
@@ -28,12 +27,13 @@ from orm_fastapi.query import (
     parse_filters,
     parse_order_by,
 )
+from orm_repositories import AsyncRepository
 
 JSON = "application/json"
 
 
 def crud_router(
-    repository: Any,
+    repository: type[AsyncRepository[Any]] | type[Any],
     *,
     unit_of_work: Callable[[], UnitOfWork],
     read_schema: type[BaseModel],
@@ -47,7 +47,7 @@ def crud_router(
 ) -> APIRouter:
     """Build list, get, create (201), patch and delete (204) endpoints under `prefix`.
 
-    `repository` is a repository class, an `AsyncRepository[Model]` alias or a model;
+    `repository` is a repository class (`AsyncRepository[Model]` included) or a model;
     `unit_of_work` is a provider (or any zero-argument callable) making a unit of work.
     Models with a version column answer with an `ETag`, honour `If-Match` on patch and
     delete (412 when stale) and `If-None-Match` on get (304). Soft-deletable models
@@ -56,7 +56,8 @@ def crud_router(
     Raises:
         InvalidQueryError: a filter or order field is not a column of the model.
     """
-    model = model_of(repository)
+    repository_class = repository_of(repository)
+    model = repository_class.model
     info = model_info(model)
     if len(info.primary_key) != 1:
         raise TypeError(
@@ -68,7 +69,7 @@ def crud_router(
     for name in orders:
         info.field(name)
     endpoints = _Endpoints(
-        repository=repository,
+        repository=repository_class,
         info=info,
         make_uow=unit_of_work_maker(unit_of_work),
         read_schema=read_schema,
@@ -76,23 +77,26 @@ def crud_router(
         update_schema=update_schema,
         filters=filter_params(model, filter_fields),
         order_fields=orders,
-        version=version_attribute(model),
+        version=info.version.key if info.version is not None else None,
         name=prefix.strip("/").replace("/", "_") or model.__name__.lower(),
     )
     return endpoints.router(prefix, max_page_size, list(tags) if tags else None)
 
 
-def model_of(repository: Any) -> type:
-    """Return the model behind a repository class, an `AsyncRepository[Model]` alias or a model."""
-    origin = get_origin(repository)
-    if origin is not None and get_args(repository):
-        return get_args(repository)[0]  # type: ignore[no-any-return]
-    if isinstance(repository, type) and hasattr(repository, "__mapper__"):
+def repository_of(repository: Any) -> type[AsyncRepository[Any]]:
+    """Return the repository class for a repository class or a bare model.
+
+    Raises:
+        TypeError: `repository` is neither.
+    """
+    if isinstance(repository, type) and issubclass(repository, AsyncRepository):
+        if getattr(repository, "model", None) is None:
+            raise TypeError(f"{repository.__name__} has no model: use AsyncRepository[Model]")
         return repository
-    model = getattr(repository, "model", None)
-    if isinstance(model, type):
-        return model
-    raise TypeError(f"cannot tell the model of {repository!r}")
+    if isinstance(repository, type) and hasattr(repository, "__mapper__"):
+        bound: type[AsyncRepository[Any]] = AsyncRepository[repository]
+        return bound
+    raise TypeError(f"crud_router takes a repository class or a model, not {repository!r}")
 
 
 def unit_of_work_maker(unit_of_work: Callable[[], UnitOfWork]) -> Callable[[Request], UnitOfWork]:
@@ -134,7 +138,7 @@ class _Endpoints:
     """The endpoint functions of one CRUD router and what they share."""
 
     def __init__(self, **settings: Any) -> None:
-        self.repository: Any = settings["repository"]
+        self.repository: type[AsyncRepository[Any]] = settings["repository"]
         self.info: ModelInfo = settings["info"]
         self.make_uow: Callable[[Request], UnitOfWork] = settings["make_uow"]
         self.read_schema: type[BaseModel] = settings["read_schema"]
@@ -144,7 +148,7 @@ class _Endpoints:
         self.order_fields: list[str] = settings["order_fields"]
         self.version: str | None = settings["version"]
         self.name: str = settings["name"]
-        self.soft_delete = issubclass(self.info.model, SoftDeleteMixin)
+        self.soft_delete = self.info.soft_delete is not None
         self.known_params = PAGINATION_PARAMS | {p.name for p in self.filters}
         self.page_schema = create_model(
             f"{self.read_schema.__name__}Page",

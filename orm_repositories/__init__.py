@@ -1,8 +1,8 @@
 """Generic async repositories over SQLAlchemy models."""
 
-from orm_core.repository_specs import set_default_repository_class
+from orm_core.registry import register_generic_repository
 from orm_repositories.repository import AsyncRepository
 
-set_default_repository_class(AsyncRepository)
+register_generic_repository(AsyncRepository)
 
 __all__ = ["AsyncRepository"]

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, get_args, get_origin
+from typing import Any, ClassVar, Generic, TypeVar
 
 from faker import Faker
 from sqlalchemy import JSON, Column, Enum, Numeric, SmallInteger
@@ -16,9 +16,10 @@ from sqlalchemy import inspect as sa_inspect
 
 from orm_core import SoftDeleteMixin
 from orm_core.errors import InvalidQueryError
-from orm_repositories.base import ModelT
+from orm_core.generic import bound_to_model, is_model
 
 Generator = Callable[[], Any]
+ModelT = TypeVar("ModelT", bound=Any)
 
 # Distinct values drawn for each non-unique text column.
 TEXT_POOL_SIZE = 500
@@ -59,17 +60,15 @@ class ModelFactory(Generic[ModelT]):
     model: ClassVar[type[Any]]
     fields: ClassVar[Mapping[str, Any]] = {}
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        for base in cls.__dict__.get("__orig_bases__", ()):
-            args = get_args(base)
-            if get_origin(base) is ModelFactory and args and isinstance(args[0], type):
-                cls.model = args[0]
+    def __class_getitem__(cls, params: Any) -> Any:
+        if is_model(params):
+            return bound_to_model(cls, params, f"{params.__name__}Factory")
+        return super().__class_getitem__(params)  # type: ignore[misc]
 
     @classmethod
     def for_model(cls, model: type[Any]) -> type[ModelFactory[Any]]:
         """Return a factory class for `model` with no field overrides."""
-        return type(f"{model.__name__}Factory", (cls,), {"model": model})
+        return bound_to_model(cls, model, f"{model.__name__}Factory")
 
     def __init__(self, *, seed: int | None = None, locale: str | None = None) -> None:
         if getattr(type(self), "model", None) is None:

@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orm_core import Database, UnitOfWork
 from orm_core.errors import InvalidQueryError
 from orm_core.translate import translate
-from orm_repositories.bulk import DEFAULT_BATCH_SIZE
 from orm_repositories.factories import ModelFactory
-from orm_repositories.repository import AsyncRepository
+from orm_repositories.repository import DEFAULT_BATCH_SIZE, AsyncRepository
 
 __all__ = ["ModelFactory", "seed"]
 

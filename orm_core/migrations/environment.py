@@ -1,4 +1,10 @@
-"""Helpers the generated `env.py` uses: settings, type rendering, running a coroutine."""
+"""The Alembic environment: what a project's generated `env.py` runs in one call.
+
+`run_migrations()` configures Alembic's context (target metadata, type comparison,
+batch mode on SQLite, framework types rendered as plain SQLAlchemy types) and runs
+the migrations offline (`--sql`) or online: on the connection `MigrationManager`
+hands in, else on an async engine of its own.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,12 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
+from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from orm_core.migrations.settings import (
     MODELS_ENV,
@@ -72,3 +81,43 @@ def run_coroutine(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
         return asyncio.run(coroutine)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="orm-migrations") as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def run_migrations() -> None:
+    """Run the migrations Alembic was asked for; the whole body of a generated `env.py`."""
+    config = context.config
+    url, metadata = target_settings(config)
+    options: dict[str, Any] = {
+        "target_metadata": metadata,
+        "compare_type": True,
+        "compare_server_default": False,
+        "render_item": render_item,
+        # SQLite cannot ALTER most things: batch mode copies the table instead
+        "render_as_batch": url.startswith("sqlite"),
+    }
+    if context.is_offline_mode():
+        context.configure(
+            url=url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **options
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def run_on(connection: Connection) -> None:
+        context.configure(connection=connection, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_on_own_engine() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(run_on)
+        finally:
+            await engine.dispose()
+
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_on(connection)
+    else:
+        run_coroutine(run_on_own_engine())

@@ -22,8 +22,8 @@ from sqlalchemy.orm import DeclarativeBase
 from orm_core import Database
 from orm_core.migrations import MigrationError
 from orm_core.migrations.settings import import_target, resolve_models, resolve_url
-from orm_repositories.bulk import DEFAULT_BATCH_SIZE
-from orm_repositories.cli.common import ModelsOption, UrlOption, reporting
+from orm_repositories.cli.common import ModelsOption, UrlOption, fail, reporting
+from orm_repositories.repository import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
     from orm_repositories.factories import ModelFactory
@@ -43,8 +43,10 @@ def seed_command(
     models: ModelsOption = None,
 ) -> None:
     """Insert COUNT rows of fake data into MODEL's table (one transaction)."""
-    from orm_repositories.factories import ModelFactory  # Faker loads only when seeding
-
+    try:
+        from orm_repositories.factories import ModelFactory  # Faker loads only when seeding
+    except ModuleNotFoundError as exc:
+        fail(f'orm db seed needs Faker ({exc.name} is missing): pip install "orm-kit[seed]"')
     with reporting():
         model_class = find_model(resolve_models(models), model)
         database = Database(resolve_url(url))

@@ -103,7 +103,7 @@ def cli(
     Models imported in-process must use their own DeclarativeBase, never
     `orm_core.Base`, whose metadata the rest of the test suite shares.
     """
-    from orm_repositories.cli import app
+    from orm_repositories.cli.commands import app
 
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     monkeypatch.setattr(sys, "path", list(sys.path))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import delete, event
 
 from orm_core import InvalidQueryError, UnitOfWork
-from orm_repositories import AsyncRepository, sampling
+from orm_repositories import AsyncRepository, _sampling as sampling
 from tests.models import Membership, Note, Product
 
 

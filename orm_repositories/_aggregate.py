@@ -15,7 +15,6 @@ An aggregate over no rows is None (COUNT is 0).
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -26,9 +25,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, not_, select
 
 from orm_core.errors import InvalidQueryError
-from orm_core.fields import Field, check_value
-from orm_repositories.base import ModelT
-from orm_repositories.reading import ReadMixin
+from orm_core.fields import FieldInfo, ModelInfo, check_value
+from orm_repositories._select import criteria
+from orm_repositories._target import Target, execute
 
 _NUMBERS = (int, float, Decimal)
 _ORDERED = (*_NUMBERS, str, date, datetime, time, timedelta)
@@ -62,104 +61,94 @@ class Output:
     convert: Callable[[Any], Any]
 
 
-class AggregateMixin(ReadMixin[ModelT]):
-    """`aggregate`: grouped statistics in one query."""
+async def aggregate(
+    target: Target,
+    where: Sequence[Any],
+    lookups: Mapping[str, Any],
+    *,
+    group_by: Any,
+    count: Any,
+    functions: Mapping[str, Any],
+    having: Any,
+) -> list[dict[str, Any]]:
+    """One dict per group (one in all without `group_by`), ordered by the groups."""
+    info = target.info
+    groups = [_group_output(info, name) for name in _names("group_by", group_by)]
+    outputs = groups + _count_outputs(info, count)
+    for kind, spec in functions.items():
+        outputs += _function_outputs(info, kind, spec)
+    if len(outputs) == len(groups) == 0:
+        raise InvalidQueryError("aggregate needs group_by or one of count/sum/avg/min/max")
+    by_key: dict[str, Output] = {}
+    for output in outputs:
+        if output.key in by_key:
+            raise InvalidQueryError(f"two aggregate results are both named {output.key!r}")
+        by_key[output.key] = output
+    statement = select(*(o.expression.label(o.key) for o in outputs)).select_from(target.model)
+    statement = statement.where(*criteria(target, where, lookups))
+    if groups:
+        statement = statement.group_by(*(g.expression for g in groups))
+        statement = statement.order_by(*(g.expression for g in groups))
+    if having:
+        statement = statement.having(*(_having(by_key, k, v) for k, v in _mapping(having).items()))
+    rows = (await execute(target, statement)).all()
+    return [
+        {o.key: o.convert(value) for o, value in zip(outputs, row, strict=True)} for row in rows
+    ]
 
-    async def aggregate(
-        self,
-        *where: Any,
-        group_by: str | Sequence[str] = (),
-        count: bool | str | Sequence[str] | None = None,
-        sum: str | Sequence[str] | None = None,
-        avg: str | Sequence[str] | None = None,
-        min: str | Sequence[str] | None = None,
-        max: str | Sequence[str] | None = None,
-        having: Mapping[str, Any] | None = None,
-        **lookups: Any,
-    ) -> builtins.list[dict[str, Any]]:
-        """Return one dict per group (one in all without `group_by`), ordered by the groups.
 
-        `having` filters groups with the lookup syntax on the result keys, e.g.
-        `having={"sum__gt": 10}` or `having={"count__gte": 2, "category": "a"}`.
+def _group_output(info: ModelInfo, name: str) -> Output:
+    field = info.field(name)
+    return Output(name, field.attribute, partial(check_value, field), _same)
 
-        Raises:
-            InvalidQueryError: an unknown field, a SUM/AVG over a non-numeric field,
-                a bad `having` key or value, or nothing to compute.
-        """
-        groups = [self._group_output(name) for name in _names("group_by", group_by)]
-        outputs = groups + self._count_outputs(count)
-        for name, spec in (("sum", sum), ("avg", avg), ("min", min), ("max", max)):
-            outputs += self._function_outputs(name, spec)
-        if len(outputs) == len(groups) == 0:
-            raise InvalidQueryError("aggregate needs group_by or one of count/sum/avg/min/max")
-        by_key: dict[str, Output] = {}
-        for output in outputs:
-            if output.key in by_key:
-                raise InvalidQueryError(f"two aggregate results are both named {output.key!r}")
-            by_key[output.key] = output
-        stmt = select(*(o.expression.label(o.key) for o in outputs)).select_from(self.model)
-        stmt = stmt.where(*self._criteria(where, lookups))
-        if groups:
-            stmt = stmt.group_by(*(g.expression for g in groups))
-            stmt = stmt.order_by(*(g.expression for g in groups))
-        if having:
-            stmt = stmt.having(*(_having(by_key, k, v) for k, v in _mapping(having).items()))
-        rows = (await self._execute(stmt)).all()
-        return [
-            {o.key: o.convert(value) for o, value in zip(outputs, row, strict=True)}
-            for row in rows
-        ]
 
-    def _group_output(self, name: str) -> Output:
-        field = self.info.field(name)
-        return Output(name, field.attribute, partial(check_value, field), _same)
+def _count_outputs(info: ModelInfo, spec: Any) -> list[Output]:
+    if spec is None or spec is False:
+        return []
+    if spec is True or spec == "*":
+        return [Output("count", func.count(), _count_check, _to_int)]
+    names = _names("count", spec)
+    keyed = not isinstance(spec, str)
+    return [
+        Output(
+            f"count_{name}" if keyed else "count",
+            func.count(info.field(name).attribute),
+            _count_check,
+            _to_int,
+        )
+        for name in names
+    ]
 
-    def _count_outputs(self, spec: bool | str | Sequence[str] | None) -> builtins.list[Output]:
-        if spec is None or spec is False:
-            return []
-        if spec is True or spec == "*":
-            return [Output("count", func.count(), _count_check, _to_int)]
-        names = _names("count", spec)
-        keyed = not isinstance(spec, str)
-        return [
-            Output(
-                f"count_{name}" if keyed else "count",
-                func.count(self.info.field(name).attribute),
-                _count_check,
-                _to_int,
+
+def _function_outputs(info: ModelInfo, kind: str, spec: Any) -> list[Output]:
+    if spec is None:
+        return []
+    keyed = not isinstance(spec, str)
+    outputs = []
+    for name in _names(kind, spec):
+        field = info.field(name)
+        allowed = _NUMBERS if kind in ("sum", "avg") else _ORDERED
+        if field.python_type not in allowed or field.python_type is bool:
+            raise InvalidQueryError(
+                f"{kind} cannot be computed over {name!r}",
+                {"field": name, "type": getattr(field.python_type, "__name__", None)},
             )
-            for name in names
-        ]
-
-    def _function_outputs(self, kind: str, spec: Any) -> builtins.list[Output]:
-        if spec is None:
-            return []
-        keyed = not isinstance(spec, str)
-        outputs = []
-        for name in _names(kind, spec):
-            field = self.info.field(name)
-            allowed = _NUMBERS if kind in ("sum", "avg") else _ORDERED
-            if field.python_type not in allowed or field.python_type is bool:
-                raise InvalidQueryError(
-                    f"{kind} cannot be computed over {name!r}",
-                    {"field": name, "type": getattr(field.python_type, "__name__", None)},
-                )
-            expression = _SQL_FUNCTIONS[kind](field.attribute)
-            key = f"{kind}_{name}" if keyed else kind
-            if kind in ("min", "max"):
-                outputs.append(Output(key, expression, partial(check_value, field), _same))
-            else:
-                outputs.append(Output(key, expression, _number_check, _converter(kind, field)))
-        return outputs
+        expression = _SQL_FUNCTIONS[kind](field.attribute)
+        key = f"{kind}_{name}" if keyed else kind
+        if kind in ("min", "max"):
+            outputs.append(Output(key, expression, partial(check_value, field), _same))
+        else:
+            outputs.append(Output(key, expression, _number_check, _converter(kind, field)))
+    return outputs
 
 
-def _names(argument: str, spec: Any) -> builtins.list[str]:
+def _names(argument: str, spec: Any) -> list[str]:
     items = [spec] if isinstance(spec, str) else spec
     if not isinstance(items, Sequence) or not all(isinstance(i, str) for i in items):
         raise InvalidQueryError(f"{argument} takes a field name or a list of field names")
     if argument != "group_by" and not items:
         raise InvalidQueryError(f"{argument} got an empty list of fields")
-    return builtins.list(items)
+    return list(items)
 
 
 def _mapping(having: Any) -> Mapping[str, Any]:
@@ -176,7 +165,7 @@ def _having(outputs: Mapping[str, Output], key: str, value: Any) -> ColumnElemen
     if output is None or op not in _HAVING_OPERATORS:
         raise InvalidQueryError(
             f"unknown having key {key!r}",
-            {"allowed": sorted(outputs), "operators": builtins.list(_HAVING_OPERATORS)},
+            {"allowed": sorted(outputs), "operators": list(_HAVING_OPERATORS)},
         )
     if op == "isnull":
         if not isinstance(value, bool):
@@ -224,7 +213,7 @@ def _to_decimal(value: Any) -> Any:
     return Decimal(str(value))
 
 
-def _converter(kind: str, field: Field) -> Callable[[Any], Any]:
+def _converter(kind: str, field: FieldInfo) -> Callable[[Any], Any]:
     if field.python_type is Decimal:
         return _to_decimal
     if kind == "sum" and field.python_type is int:

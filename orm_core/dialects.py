@@ -1,0 +1,361 @@
+"""One object per database backend, answering every dialect question the framework asks.
+
+Django keeps this knowledge in `connection.features` and `connection.ops`; here each
+backend is a `Backend` subclass and `backend_of(dialect)` returns the one for a
+SQLAlchemy dialect. Code elsewhere asks a question ("can UPDATE return rows?", "how is
+an upsert spelled?", "how are these keys matched?") and never tests a dialect's name.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Insert,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    event,
+    func,
+    insert,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Executable
+
+from orm_core.translate import translating
+
+Assignments = Callable[[Any], dict[Any, Any]]
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+READ_ONLY_OPTION = "orm_read_only"
+
+
+class Backend:
+    """What a database can do and how the framework spells it there (the portable answers)."""
+
+    names: ClassVar[tuple[str, ...]] = ()
+    # the SQLAlchemy dialect package whose `insert()` spells upserts (None: no upserts)
+    upsert_dialect: ClassVar[ModuleType | None] = None
+    row_locks: ClassVar[bool] = True
+    nulls_ordering: ClassVar[bool] = True
+    naive_datetimes: ClassVar[bool] = False
+    max_bind_params: ClassVar[int] = 30_000
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    @property
+    def name(self) -> str:
+        """The SQLAlchemy dialect name."""
+        return self.dialect.name
+
+    @property
+    def update_returning(self) -> bool:
+        """Whether `UPDATE … RETURNING` exists (else a written row is read back by key)."""
+        return bool(self.dialect.update_returning)
+
+    @property
+    def delete_returning(self) -> bool:
+        """Whether `DELETE … RETURNING` exists."""
+        return bool(self.dialect.delete_returning)
+
+    @property
+    def copy(self) -> bool:
+        """Whether bulk inserts can use the backend's COPY protocol."""
+        return False
+
+    # -- engine and transactions --------------------------------------------------------
+
+    @classmethod
+    def engine_options(cls, options: dict[str, Any], *, pool_size_given: bool) -> dict[str, Any]:
+        """Complete the options `create_async_engine` gets for this backend."""
+        options.setdefault("pool_pre_ping", True)
+        return options
+
+    def install(self, engine: AsyncEngine) -> None:
+        """Install connection and transaction hooks this backend needs on `engine`."""
+
+    def transaction_options(
+        self, *, isolation_level: str | None, read_only: bool
+    ) -> dict[str, Any]:
+        """Execution options giving transactions an isolation level and read-only mode."""
+        options: dict[str, Any] = {}
+        if isolation_level is not None:
+            options["isolation_level"] = isolation_level
+        if read_only:
+            options[READ_ONLY_OPTION] = True
+        return options
+
+    # -- statements -----------------------------------------------------------------------
+
+    def random(self) -> ColumnElement[Any]:
+        """The database's uniform random-number function."""
+        return func.random()
+
+    def key_in(self, column: Any, keys: Sequence[Any]) -> ColumnElement[bool]:
+        """Match `column` against a list of keys."""
+        return column.in_(keys)  # type: ignore[no-any-return]
+
+    def order_terms(
+        self, column: Any, *, descending: bool, nullable: bool
+    ) -> list[ColumnElement[Any]]:
+        """ORDER BY terms sorting NULLs after every value going up, on every backend."""
+        term = column.desc() if descending else column.asc()
+        if not nullable:
+            return [term]
+        if not self.nulls_ordering:
+            rank = column.is_(None)
+            return [rank.desc() if descending else rank.asc(), term]
+        return [term.nulls_first() if descending else term.nulls_last()]
+
+    def lock(self, statement: Select[Any], *, nowait: bool, skip_locked: bool) -> Select[Any]:
+        """Add the row lock a writer needs: `FOR NO KEY UPDATE` where it exists.
+
+        It keeps other writers off the row without blocking the `FOR KEY SHARE` locks
+        that foreign-key checks take, so inserting a child of a locked parent never waits.
+        """
+        return statement.with_for_update(nowait=nowait, skip_locked=skip_locked, key_share=True)
+
+    # -- upserts --------------------------------------------------------------------------
+
+    @property
+    def upsert(self) -> bool:
+        """Whether the backend has a native upsert statement."""
+        return self.upsert_dialect is not None
+
+    @property
+    def upsert_returning(self) -> bool:
+        """Whether an upsert can return the row it wrote."""
+        return bool(self.dialect.insert_returning)
+
+    def upsert_insert(self, table: Any) -> Insert:
+        """The INSERT construct an upsert is built on."""
+        package = self.upsert_dialect
+        return insert(table) if package is None else package.insert(table)
+
+    def on_conflict_update(
+        self, statement: Any, conflict: list[Any], assignments: Assignments
+    ) -> Any:
+        """`statement` updating the existing row on a conflict over `conflict` (`ON CONFLICT`)."""
+        return statement.on_conflict_do_update(
+            index_elements=conflict, set_=assignments(statement.excluded)
+        )
+
+    def on_conflict_nothing(self, statement: Any, conflict: list[Any]) -> Any:
+        """`statement` leaving the existing row alone on a conflict over `conflict`."""
+        return statement.on_conflict_do_nothing(index_elements=conflict)
+
+    # -- bulk inserts and estimates -------------------------------------------------------
+
+    async def copy_records(
+        self,
+        connection: AsyncConnection,
+        table: Table,
+        columns: Sequence[str],
+        records: list[tuple[Any, ...]],
+    ) -> None:
+        """Write bind-processed `records` with the backend's bulk protocol (COPY)."""
+        raise NotImplementedError(self.name)
+
+    async def estimate_rows(self, session: AsyncSession, statement: Select[Any]) -> int | None:
+        """The planner's estimate of the rows `statement` yields; None when there is none."""
+        return None
+
+
+class PostgresqlBackend(Backend):
+    """PostgreSQL: RETURNING, `ON CONFLICT`, array parameters, COPY and planner estimates."""
+
+    names = ("postgresql",)
+    upsert_dialect: ClassVar[ModuleType | None] = postgresql
+
+    @property
+    def copy(self) -> bool:
+        return self.dialect.driver == "asyncpg"
+
+    def transaction_options(
+        self, *, isolation_level: str | None, read_only: bool
+    ) -> dict[str, Any]:
+        options = super().transaction_options(isolation_level=isolation_level, read_only=read_only)
+        if read_only:
+            options["postgresql_readonly"] = True
+        return options
+
+    def key_in(self, column: Any, keys: Sequence[Any]) -> ColumnElement[bool]:
+        # one array parameter keeps the SQL text constant, so one prepared statement
+        # serves every list length
+        if _python_type(column) not in _ARRAY_KEY_TYPES:
+            return super().key_in(column, keys)
+        array = bindparam("key_list", list(keys), type_=ARRAY(column.type), unique=True)
+        return column == any_(array)  # type: ignore[no-any-return]
+
+    async def copy_records(
+        self,
+        connection: AsyncConnection,
+        table: Table,
+        columns: Sequence[str],
+        records: list[tuple[Any, ...]],
+    ) -> None:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        try:
+            await driver.copy_records_to_table(
+                table.name, records=records, columns=list(columns), schema_name=table.schema
+            )
+        except Exception as error:
+            raise _adapted(raw.dbapi_connection, self.dialect, table, error) from error
+
+    async def estimate_rows(self, session: AsyncSession, statement: Select[Any]) -> int | None:
+        with translating():
+            plan: Any = (await session.execute(_Explain(statement))).scalar_one()
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return int(plan[0]["Plan"]["Plan Rows"])
+
+
+class SqliteBackend(Backend):
+    """SQLite: one writer at a time, no row locks, naive datetimes, `ON CONFLICT`."""
+
+    names = ("sqlite",)
+    upsert_dialect: ClassVar[ModuleType | None] = sqlite
+    row_locks = False
+    naive_datetimes = True
+
+    @classmethod
+    def engine_options(cls, options: dict[str, Any], *, pool_size_given: bool) -> dict[str, Any]:
+        if not pool_size_given:
+            options.pop("pool_timeout", None)  # the default pool takes no timeout
+        options.setdefault("pool_pre_ping", False)
+        connect_args = dict(options.pop("connect_args", {}))
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+        options["connect_args"] = connect_args
+        return options
+
+    def install(self, engine: AsyncEngine) -> None:
+        """Take transaction control away from sqlite3 so SAVEPOINT and BEGIN IMMEDIATE work.
+
+        Writers start with `BEGIN IMMEDIATE`: two writers then queue on the busy
+        timeout instead of failing with "database is locked" when a reader upgrades.
+        """
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            # LIKE is case-insensitive by default on SQLite; match PostgreSQL instead
+            cursor.execute("PRAGMA case_sensitive_like=ON")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    def transaction_options(
+        self, *, isolation_level: str | None, read_only: bool
+    ) -> dict[str, Any]:
+        # SQLite transactions are serializable whatever the level asked for
+        return super().transaction_options(isolation_level=None, read_only=read_only)
+
+
+class MysqlBackend(Backend):
+    """MySQL and MariaDB: `ON DUPLICATE KEY UPDATE`, `RAND()`, no `NULLS LAST`."""
+
+    names = ("mysql", "mariadb")
+    upsert_dialect: ClassVar[ModuleType | None] = mysql
+    nulls_ordering = False
+
+    def random(self) -> ColumnElement[Any]:
+        return func.rand()
+
+    def on_conflict_update(
+        self, statement: Any, conflict: list[Any], assignments: Assignments
+    ) -> Any:
+        # MySQL applies the update on any unique key; `conflict` only selects the row to re-read
+        return statement.on_duplicate_key_update(assignments(statement.inserted))
+
+    @property
+    def upsert_returning(self) -> bool:
+        return False
+
+    def on_conflict_nothing(self, statement: Any, conflict: list[Any]) -> Any:
+        # a no-op assignment: InnoDB still locks the existing row (there is no DO NOTHING)
+        first = conflict[0]
+        return statement.on_duplicate_key_update({first: first})
+
+
+_ARRAY_KEY_TYPES = (int, str, uuid.UUID)
+
+
+def _python_type(column: Any) -> type | None:
+    try:
+        found: type = column.type.python_type
+    except NotImplementedError:
+        return None
+    return found
+
+
+_BACKENDS: tuple[type[Backend], ...] = (PostgresqlBackend, SqliteBackend, MysqlBackend)
+_INSTANCES: dict[int, Backend] = {}
+
+
+def backend_class(name: str) -> type[Backend]:
+    """Return the backend class for a dialect name (the generic one when unknown)."""
+    return next((b for b in _BACKENDS if name in b.names), Backend)
+
+
+def backend_of(dialect: Dialect) -> Backend:
+    """Return the backend of a SQLAlchemy dialect (one instance per dialect object)."""
+    found = _INSTANCES.get(id(dialect))
+    if found is None or found.dialect is not dialect:
+        found = _INSTANCES[id(dialect)] = backend_class(dialect.name)(dialect)
+    return found
+
+
+def backend_of_session(session: AsyncSession) -> Backend:
+    """Return the backend the session is bound to."""
+    return backend_of(session.get_bind().dialect)
+
+
+class _Explain(Executable, ClauseElement):
+    """`EXPLAIN (FORMAT JSON) <statement>`, keeping the statement's bound parameters."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+def _adapted(dbapi_connection: Any, dialect: Any, table: Table, error: Exception) -> Exception:
+    """Wrap a raw asyncpg error the way SQLAlchemy wraps errors of its own statements."""
+    dbapi = dialect.loaded_dbapi
+    try:
+        dbapi_connection._handle_exception(error)
+    except dbapi.Error as adapted:
+        wrapped: Exception = sa_exc.DBAPIError.instance(
+            f"COPY {table.name}", None, adapted, dbapi.Error, dialect=dialect
+        )
+        return wrapped
+    except Exception as other:
+        return other
+    return error  # pragma: no cover - _handle_exception always raises

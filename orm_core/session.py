@@ -1,0 +1,55 @@
+"""The session class the framework opens, and the context a unit of work hands it.
+
+Repositories are built on a session, so what a unit of work knows (itself, and
+later its tenant and actor) travels with the session as a `SessionContext` in
+`session.info`. The session records every table it writes: ORM flushes here, the
+framework's own statements through `record_write`. That set is the one place a
+rule about "what did this unit of work change" (cache invalidation) reads from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, event, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, UOWTransaction
+
+CONTEXT_KEY = "orm_context"
+
+
+@dataclass(eq=False, slots=True)
+class SessionContext:
+    """What the repositories on a session know about the unit of work around them."""
+
+    unit_of_work: Any = None
+    written_tables: set[str] = field(default_factory=set)
+
+
+class OrmSession(Session):
+    """The synchronous session behind every `AsyncSession` a `Database` opens."""
+
+
+def context_of(session: AsyncSession | Session) -> SessionContext:
+    """Return the session's context, creating an empty one for a bare session."""
+    info = session.info
+    context = info.get(CONTEXT_KEY)
+    if context is None:
+        context = info[CONTEXT_KEY] = SessionContext()
+    assert isinstance(context, SessionContext)
+    return context
+
+
+def record_write(session: AsyncSession | Session, table: Table) -> None:
+    """Note that the session's transaction wrote to `table`."""
+    context_of(session).written_tables.add(table.fullname)
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _record_flushed(session: Session, _flush: UOWTransaction) -> None:
+    written = context_of(session).written_tables
+    for entity in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(inspect(entity).mapper, "local_table", None)
+        if isinstance(table, Table):
+            written.add(table.fullname)

@@ -1,0 +1,112 @@
+"""Atomic counters: `increment` and `decrement` with optional bounds, one UPDATE each.
+
+`UPDATE t SET n = n + :amount WHERE id = :id [AND n + :amount <= :bound] RETURNING *`
+reads and writes in one statement under the row lock the UPDATE takes, so
+concurrent callers never lose an update and a bound is never crossed. The
+statement comes from the one UPDATE builder and is cached per shape, with every
+value (the managed `updated_at` included) bound per call.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam
+
+from orm_core.errors import InvalidQueryError
+from orm_core.fields import FieldInfo, check_value, is_sql
+from orm_repositories._keys import pk_value
+from orm_repositories._managed import managed_values
+from orm_repositories._target import Target
+from orm_repositories._update import SYNCED, run_update_one, update_statement
+
+_NUMERIC_TYPES: tuple[type, ...] = (int, float, Decimal)
+_STATEMENTS: dict[tuple[Any, ...], tuple[Any, tuple[str, ...]]] = {}
+
+
+async def add_to(
+    target: Target, id: Any, name: Any, amount: Any, *, bound: Any, sign: int, touch: bool
+) -> Any:
+    """Add `sign * amount` to a numeric field of one row; its new state, or None."""
+    ident = pk_value(target.info, id)
+    field = counter_field(target, name)
+    amount = _checked_number(field, "amount", amount)
+    if amount < 0:
+        raise InvalidQueryError(
+            f"amount must not be negative; use {'decrement' if sign > 0 else 'increment'}",
+            {"field": field.key, "amount": amount},
+        )
+    params: dict[str, Any] = {"amount": amount}
+    if bound is not None:
+        params["bound"] = _checked_number(field, "max_value" if sign > 0 else "min_value", bound)
+    statement, bound_managed = _statement(target, field, sign, bound is not None, touch)
+    managed = managed_values(target.info, {field.key}, touch=touch)
+    params.update({f"set_{k}": managed[k] for k in bound_managed})
+    pk = target.info.primary_key
+    idents = ident if len(pk) > 1 else (ident,)
+    params.update({f"pk_{f.key}": v for f, v in zip(pk, idents, strict=True)})
+    return await run_update_one(target, statement, params, ident)
+
+
+def counter_field(target: Target, name: Any) -> FieldInfo:
+    """The numeric, non-key, non-version field a counter may change.
+
+    Raises:
+        InvalidQueryError: anything else.
+    """
+    if not isinstance(name, str):
+        raise InvalidQueryError(f"field must be a field name, not {name!r}")
+    info = target.info
+    field = info.field(name)
+    numeric = field.python_type in _NUMERIC_TYPES and field.python_type is not bool
+    if not numeric or field.primary_key or field is info.version:
+        raise InvalidQueryError(
+            f"{name!r} is not a numeric field that can be incremented",
+            {"field": name, "model": target.model.__name__},
+        )
+    return field
+
+
+def _statement(
+    target: Target, field: FieldInfo, sign: int, bounded: bool, touch: bool
+) -> tuple[Any, tuple[str, ...]]:
+    """Build (once per shape) the UPDATE, with a bound parameter for every value."""
+    key = (target.model, target.scope, field.key, sign, bounded, touch, target.backend.name)
+    cached = _STATEMENTS.get(key)
+    if cached is not None:
+        return cached
+    column = field.attribute
+    amount = bindparam("amount", type_=field.column.type)
+    new_value = column + amount if sign > 0 else column - amount
+    conditions = [
+        f.attribute == bindparam(f"pk_{f.key}", type_=f.column.type)
+        for f in target.info.primary_key
+    ]
+    if bounded:
+        limit = bindparam("bound", type_=field.column.type)
+        conditions.append(new_value <= limit if sign > 0 else new_value >= limit)
+    managed = managed_values(target.info, {field.key}, touch=touch)
+    bound_keys = tuple(k for k, v in managed.items() if not is_sql(v))
+    fields = target.info.fields
+    for k in bound_keys:
+        managed[k] = bindparam(f"set_{k}", type_=fields[k].column.type)
+    statement = update_statement(
+        target, conditions, {field.key: new_value}, managed=managed, returning=True
+    )
+    cached = _STATEMENTS[key] = (statement.execution_options(**SYNCED), bound_keys)
+    return cached
+
+
+def _checked_number(field: FieldInfo, what: str, value: Any) -> Any:
+    """Check that `value` is a plain number the field accepts (ints for integer fields)."""
+    if isinstance(value, bool) or not isinstance(value, _NUMERIC_TYPES):
+        raise InvalidQueryError(
+            f"{what} must be a number, not {type(value).__name__}",
+            {"field": field.key, what: repr(value)},
+        )
+    try:
+        return check_value(field, value)
+    except InvalidQueryError as exc:
+        message = f"invalid {what} for {field.key!r}: {exc.message}"
+        raise InvalidQueryError(message, exc.details) from exc

@@ -1,0 +1,133 @@
+"""The insert path: `add`, `create`, `bulk_create` and `clone`.
+
+Values are checked by the same `FieldInfo.store` on every path; bulk inserts send
+a row plan's records through COPY where the backend has it and every omitted
+column's default is known in Python, else through one compiled INSERT run with
+executemany. Each bulk call runs in a savepoint: a failure leaves none of its rows
+written, even when the caller catches the error and commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import insert, inspect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orm_core.dialects import Backend
+from orm_core.errors import InvalidQueryError
+from orm_core.translate import translating
+from orm_repositories._reload import ensure_loaded
+from orm_repositories._rows import RowPlan, batches, compiled, grouped, row_plan
+from orm_repositories._target import Target, flush, write_connection
+from orm_repositories._values import check_entity, check_values
+
+# Columns the framework's mixins manage: a copy gets fresh defaults for them.
+MANAGED_FIELDS: frozenset[str] = frozenset({"created_at", "updated_at", "deleted_at"})
+
+
+async def add(target: Target, entities: Sequence[Any]) -> None:
+    """Insert entities through the ORM and load what the database generated."""
+    for entity in entities:
+        check_entity(target.info, entity)
+    target.session.add_all(entities)
+    await flush(target)
+    await ensure_loaded(target, entities)
+
+
+async def create(target: Target, values: Mapping[str, Any]) -> Any:
+    """Build an entity from checked values and insert it."""
+    entity = target.model(**check_values(target.info, values))
+    await add(target, [entity])
+    return entity
+
+
+async def bulk_create(target: Target, rows: Iterable[Mapping[str, Any]], batch_size: int) -> int:
+    """Insert rows of field values without ORM objects; return how many were inserted."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidQueryError("batch_size must be a positive integer")
+    if isinstance(rows, Mapping | str | bytes) or not isinstance(rows, Iterable):
+        raise InvalidQueryError("bulk_create takes an iterable of dicts")
+    await flush(target)
+    statement = insert(target.table)
+    inserted = 0
+    offset = 0
+    with translating():
+        async with target.session.begin_nested():
+            connection = await write_connection(target)
+            for batch in batches(rows, batch_size):
+                for keys, group in grouped(batch).items():
+                    plan = row_plan(target.info, target.table, connection.dialect, keys)
+                    try:
+                        inserted += await write_rows(
+                            connection, target.backend, plan, statement, group, copy=True
+                        )
+                    except InvalidQueryError as exc:
+                        raise _in_call(exc, batch, group, offset) from exc
+                offset += len(batch)
+    return inserted
+
+
+async def write_rows(
+    connection: AsyncConnection,
+    backend: Backend,
+    plan: RowPlan,
+    statement: Any,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    copy: bool,
+    stored: bool = False,
+    shape: tuple[Any, ...] = (),
+) -> int:
+    """Send `rows` through `statement` (or COPY when allowed and possible); return the count."""
+    if not rows:
+        return 0
+    if copy and backend.copy and plan.python_only:
+        await backend.copy_records(
+            connection, statement.table, plan.columns, plan.records(rows, stored=stored)
+        )
+        return len(rows)
+    found = compiled(plan, statement, connection.dialect, shape)
+    if found is None:
+        await connection.execute(statement, plan.checked(rows))
+    else:
+        records = plan.records(rows, stored=stored)
+        await connection.exec_driver_sql(found.sql, found.parameters(records))
+    return len(rows)
+
+
+async def clone(
+    target: Target, entity: Any, exclude_fields: Iterable[str], overrides: Mapping[str, Any]
+) -> Any:
+    """Insert a copy of `entity`: never its key, version or timestamps, and not `exclude_fields`."""
+    check_entity(target.info, entity)
+    if isinstance(exclude_fields, str) or not isinstance(exclude_fields, Iterable):
+        raise InvalidQueryError("exclude_fields must be a list of field names")
+    excluded = set(exclude_fields)
+    for name in excluded:
+        target.info.field(name)
+    state = inspect(entity)
+    if state.persistent and state.session is target.session.sync_session:
+        await ensure_loaded(target, [entity])
+    info = target.info
+    skipped = {f.key for f in info.primary_key} | (MANAGED_FIELDS & set(info.fields)) | excluded
+    if info.version is not None:
+        skipped.add(info.version.key)
+    values = {k: state.dict[k] for k in info.fields if k not in skipped and k in state.dict}
+    return await create(target, {**values, **overrides})
+
+
+def _in_call(
+    exc: InvalidQueryError, batch: list[Any], group: list[Mapping[str, Any]], offset: int
+) -> InvalidQueryError:
+    """Name the failing row by its index in the whole call, not in its key group."""
+    index = exc.details.get("row")
+    if not isinstance(index, int) or not 0 <= index < len(group):
+        return exc
+    row = group[index]
+    position = next(i for i, candidate in enumerate(batch) if candidate is row)
+    message = exc.message.removeprefix(f"row {index}: ")
+    return InvalidQueryError(
+        f"row {offset + position}: {message}", {**exc.details, "row": offset + position}
+    )

@@ -1,0 +1,164 @@
+"""Reads by key and by lookups: get, get_many, exists, count, list, first, paginate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from orm_core.errors import InvalidQueryError, NotFoundError
+from orm_core.lookups import build_order_by
+from orm_core.pagination import Page
+from orm_core.translate import translating
+from orm_repositories._keys import chunks, pk_equals, pk_in, pk_of, pk_value, pk_values
+from orm_repositories._select import (
+    count_statement,
+    criteria,
+    ordering,
+    scope_criteria,
+    select_entities,
+)
+from orm_repositories._target import Target, execute, fetch_all, fetch_first, non_negative
+
+CountMode = Literal["exact", "estimate", "none"]
+COUNT_MODES: tuple[str, ...] = ("exact", "estimate", "none")
+
+
+def not_found(target: Target, filters: dict[str, Any]) -> NotFoundError:
+    """The error of a method that needed a row and found none."""
+    name = target.model.__name__
+    return NotFoundError(f"{name} not found", {"model": name, "filters": filters})
+
+
+async def get(target: Target, id: Any) -> Any:
+    """The row with this key, or None (the identity map answers without SQL when it can)."""
+    ident = pk_value(target.info, id)
+    if scope_criteria(target):
+        statement = select_entities(target).where(pk_equals(target.info, ident))
+        return await fetch_first(target, statement)
+    with translating():
+        return await target.session.get(target.model, ident)
+
+
+async def get_many(target: Target, ids: Iterable[Any], preserve_order: bool) -> list[Any]:
+    """The rows with these keys, one query per chunk under the bind limit."""
+    values = pk_values(target.info, ids)
+    found: list[Any] = []
+    for chunk in chunks(target, values):
+        found.extend(await fetch_all(target, select_entities(target).where(pk_in(target, chunk))))
+    if not preserve_order:
+        return found
+    by_key = {pk_of(target.info, entity): entity for entity in found}
+    return [by_key[v] for v in values if v in by_key]
+
+
+async def exists(target: Target, where: Sequence[Any], lookups: Mapping[str, Any]) -> bool:
+    """Whether any row matches."""
+    pk = target.info.primary_key[0].attribute
+    statement = select(pk).where(*criteria(target, where, lookups)).limit(1)
+    return (await execute(target, statement)).first() is not None
+
+
+async def exists_many(target: Target, ids: Iterable[Any]) -> dict[Any, bool]:
+    """Each id (as given; lists become tuples) mapped to whether its row exists."""
+    given = list(ids) if isinstance(ids, Iterable) else ids
+    values = pk_values(target.info, given)
+    present: set[Any] = set()
+    columns = [f.attribute for f in target.info.primary_key]
+    for chunk in chunks(target, values):
+        statement = select(*columns).where(pk_in(target, chunk), *scope_criteria(target))
+        rows = (await execute(target, statement)).all()
+        present.update(row[0] if len(columns) == 1 else tuple(row) for row in rows)
+    return {
+        tuple(i) if isinstance(i, list) else i: pk_value(target.info, i) in present for i in given
+    }
+
+
+async def count(target: Target, conditions: Sequence[Any]) -> int:
+    """COUNT(*) of the rows matching already-built criteria."""
+    return int((await execute(target, count_statement(target, conditions))).scalar_one())
+
+
+async def list_rows(
+    target: Target,
+    where: Sequence[Any],
+    lookups: Mapping[str, Any],
+    order_by: Any,
+    limit: int | None,
+    offset: int | None,
+) -> list[Any]:
+    """The matching rows, ordered and sliced."""
+    statement = select_entities(target, where, lookups).order_by(
+        *build_order_by(target.model, order_by)
+    )
+    if limit is not None:
+        statement = statement.limit(non_negative("limit", limit))
+    if offset is not None:
+        statement = statement.offset(non_negative("offset", offset))
+    return await fetch_all(target, statement)
+
+
+async def first(
+    target: Target, where: Sequence[Any], lookups: Mapping[str, Any], order_by: Any
+) -> Any:
+    """The first matching row (by primary key unless `order_by` says otherwise)."""
+    statement = select_entities(target, where, lookups).order_by(*ordering(target, order_by))
+    return await fetch_first(target, statement.limit(1))
+
+
+async def paginate(
+    target: Target,
+    where: Sequence[Any],
+    lookups: Mapping[str, Any],
+    *,
+    page: int,
+    page_size: int,
+    order_by: Any,
+    count_mode: str,
+    max_page_size: int,
+) -> Page[Any]:
+    """One page of matching rows and, as `count_mode` says, their total."""
+    page, page_size = check_page(page, page_size, max_page_size)
+    if count_mode not in COUNT_MODES:
+        raise InvalidQueryError(
+            f"count must be one of {list(COUNT_MODES)}", {"count": repr(count_mode)}
+        )
+    found = criteria(target, where, lookups)
+    offset = (page - 1) * page_size
+    statement = select(target.model).where(*found).order_by(*ordering(target, order_by))
+    if count_mode == "exact":
+        exact = await count(target, found)
+        items: list[Any] = []
+        if exact > offset:
+            items = await fetch_all(target, statement.limit(page_size).offset(offset))
+        return Page.build(items, total=exact, page=page, page_size=page_size)
+    rows = await fetch_all(target, statement.limit(page_size + 1).offset(offset))
+    items, has_next = rows[:page_size], len(rows) > page_size
+    total: int | None = None
+    if count_mode == "estimate":
+        seen = offset + len(items) + int(has_next)
+        if not has_next and (items or page == 1):
+            total = seen  # the last page: the exact total is known
+        elif not items:
+            total = await count(target, found)
+        else:
+            pk = target.info.primary_key[0].attribute
+            estimate = await target.backend.estimate_rows(target.session, select(pk).where(*found))
+            total = await count(target, found) if estimate is None else max(estimate, seen)
+    return Page.build(items, total=total, page=page, page_size=page_size, has_next=has_next)
+
+
+def check_page(page: Any, page_size: Any, limit: int) -> tuple[int, int]:
+    """Check a page number and size.
+
+    Raises:
+        InvalidQueryError: page below 1, or a size below 1 or over `limit`.
+    """
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        raise InvalidQueryError("page must be an integer of at least 1", {"page": page})
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= limit:
+        raise InvalidQueryError(
+            f"page_size must be an integer from 1 to {limit}", {"page_size": page_size}
+        )
+    return page, page_size

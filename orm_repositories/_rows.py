@@ -1,0 +1,236 @@
+"""The row plan: how rows of field values become the parameters of an INSERT.
+
+A `RowPlan` is made once per table, set of given fields and backend. Each given
+value passes its field's `store` (the one check of a value to be written) and the
+column type's bind processing; each omitted column with a Python-side default gets
+it, once per statement for constants and `utcnow`, per row otherwise. Bulk inserts,
+upserts and COPY all send a plan's records.
+
+`compiled` runs the statement's compilation once per plan and statement shape, so
+many rows go to the driver's executemany as plain tuples; a statement needing more
+(a SQL-expression default, a bound value outside the rows) gets None and is run
+through `connection.execute` with the checked rows instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Dialect
+
+from orm_core.errors import InvalidQueryError, OrmError
+from orm_core.fields import Default, ModelInfo
+
+Converter = Callable[[Any], Any]
+_MAX_CACHED = 512
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RowPlan:
+    """Rows holding `keys` as records for `columns` (the given columns, then defaulted ones)."""
+
+    keys: tuple[str, ...]
+    columns: tuple[str, ...]
+    column_keys: tuple[str, ...]
+    store: tuple[Converter, ...]
+    convert: tuple[Converter, ...]
+    process: tuple[Converter | None, ...]
+    defaults: tuple[tuple[Default, Converter | None], ...]
+    python_only: bool
+
+    def records(
+        self, rows: Sequence[Mapping[str, Any]], *, stored: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Return one tuple of bind-ready values per row; `stored` rows skip the value check.
+
+        Raises:
+            InvalidQueryError: a value its field refuses, naming the row's index.
+        """
+        fixed: list[Any] = []
+        varying: list[tuple[Default, Converter | None]] = []
+        for default, process in self.defaults:
+            if default.per_statement:
+                value = default.produce()
+                fixed.append(value if process is None else process(value))
+            else:
+                varying.append((default, process))
+        tail = tuple(fixed)
+        plan = list(zip(self.keys, self.convert if not stored else self._processors(), strict=True))
+        try:
+            if not varying:
+                return [(*[convert(row[key]) for key, convert in plan], *tail) for row in rows]
+            return [
+                (
+                    *[convert(row[key]) for key, convert in plan],
+                    *tail,
+                    *[_made(default, process) for default, process in varying],
+                )
+                for row in rows
+            ]
+        except InvalidQueryError as exc:
+            raise self._located(exc, rows) from exc.__cause__
+
+    def checked(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Return the rows' stored values keyed by column key (defaults left to SQLAlchemy)."""
+        plan = list(zip(self.keys, self.column_keys, self.store, strict=False))
+        try:
+            return [{column: store(row[key]) for key, column, store in plan} for row in rows]
+        except InvalidQueryError as exc:
+            raise self._located(exc, rows) from exc.__cause__
+
+    def check(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Return one row's stored values keyed by field."""
+        return {key: store(row[key]) for key, store in zip(self.keys, self.store, strict=True)}
+
+    def _processors(self) -> list[Converter]:
+        return [process or _identity for process in self.process]
+
+    def _located(self, exc: InvalidQueryError, rows: Sequence[Mapping[str, Any]]) -> OrmError:
+        """The same error, naming the index of the first row that fails."""
+        for index, row in enumerate(rows):
+            try:
+                self.check(row)
+            except InvalidQueryError:
+                details = {**exc.details, "row": index}
+                return InvalidQueryError(f"row {index}: {exc.message}", details)
+        return exc
+
+
+def row_plan(info: ModelInfo, table: Table, dialect: Dialect, keys: tuple[str, ...]) -> RowPlan:
+    """Return (and cache) the plan for rows holding the fields `keys`.
+
+    Raises:
+        InvalidQueryError: a key that is not a field of the model.
+    """
+    cache_key = (table, keys, id(dialect))
+    plan = _PLANS.get(cache_key)
+    if plan is None:
+        if len(_PLANS) >= _MAX_CACHED:
+            _PLANS.clear()
+        plan = _PLANS[cache_key] = _build_plan(info, dialect, keys)
+    return plan
+
+
+_PLANS: dict[tuple[Any, ...], RowPlan] = {}
+
+
+def _build_plan(info: ModelInfo, dialect: Dialect, keys: tuple[str, ...]) -> RowPlan:
+    fields = [info.field(k) for k in keys]
+    given = {f.column.key for f in fields}
+    process = [f.column.type._cached_bind_processor(dialect) for f in fields]
+    omitted = [f for f in info.fields.values() if f.column.key not in given]
+    python_only = all(f.python_default_only for f in omitted)
+    # records put the defaults taken once per statement before the per-row ones
+    filled = sorted(
+        (f for f in omitted if f.default is not None),
+        key=lambda f: not f.default.per_statement,  # type: ignore[union-attr]
+    )
+    defaults = [(f.default, f.column.type._cached_bind_processor(dialect)) for f in filled]
+    defaulted = [f.column.name for f in filled]
+    defaulted_keys = [f.column.key for f in filled]
+    return RowPlan(
+        keys=keys,
+        columns=tuple([f.column.name for f in fields] + defaulted),
+        column_keys=tuple([f.column.key for f in fields] + defaulted_keys),
+        store=tuple(f.store for f in fields),
+        convert=tuple(_compose(f.store, p) for f, p in zip(fields, process, strict=True)),
+        process=tuple(process),
+        defaults=tuple((d, p) for d, p in defaults if d is not None),
+        python_only=python_only,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledInsert:
+    """An INSERT compiled once, and where each of its parameters sits in a record."""
+
+    sql: str
+    names: tuple[str, ...]
+    order: tuple[int, ...] | None
+    positional: bool
+
+    def parameters(self, records: list[tuple[Any, ...]]) -> list[Any]:
+        """The driver's parameter sets for `records`."""
+        order = self.order
+        if not self.positional:
+            names = self.names
+            assert order is not None
+            return [dict(zip(names, [r[i] for i in order], strict=True)) for r in records]
+        if order is None:
+            return records
+        return [tuple([r[i] for i in order]) for r in records]
+
+
+_COMPILED: dict[tuple[Any, ...], CompiledInsert | None] = {}
+
+
+def compiled(
+    plan: RowPlan, statement: Any, dialect: Dialect, shape: tuple[Any, ...]
+) -> CompiledInsert | None:
+    """Compile `statement` for the plan's columns (cached by `shape`); None if it cannot be."""
+    cache_key = (id(plan), id(dialect), shape)
+    if cache_key in _COMPILED:
+        return _COMPILED[cache_key]
+    if len(_COMPILED) >= _MAX_CACHED:
+        _COMPILED.clear()
+    found = _COMPILED[cache_key] = _compile(plan, statement, dialect)
+    return found
+
+
+def _compile(plan: RowPlan, statement: Any, dialect: Dialect) -> CompiledInsert | None:
+    result = statement.compile(
+        dialect=dialect, column_keys=list(plan.column_keys), for_executemany=True
+    )
+    if "POSTCOMPILE" in result.string or getattr(result, "effective_returning", None):
+        return None
+    names = tuple(result.positiontup if result.positional else result.binds)
+    index = {key: i for i, key in enumerate(plan.column_keys)}
+    if any(name not in index for name in names):
+        return None  # a bound value outside the rows, such as a literal in an update clause
+    order = tuple(index[n] for n in names)
+    identity = result.positional and order == tuple(range(len(plan.column_keys)))
+    return CompiledInsert(result.string, names, None if identity else order, result.positional)
+
+
+def batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Split `rows` into lists of at most `size`."""
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def grouped(rows: Sequence[Any]) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
+    """Group rows by their key set (each set is checked once against the model).
+
+    Raises:
+        InvalidQueryError: a row that is not a mapping.
+    """
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if type(row) is not dict and not isinstance(row, Mapping):
+            raise InvalidQueryError("bulk rows must be dicts of field values")
+        keys = tuple(row)
+        group = groups.get(keys)
+        if group is None:
+            group = groups[keys] = []
+        group.append(row)
+    return groups
+
+
+def _compose(store: Converter, process: Converter | None) -> Converter:
+    if process is None:
+        return store
+    return lambda value: process(store(value))
+
+
+def _made(default: Default, process: Converter | None) -> Any:
+    value = default.produce()
+    return value if process is None or value is None else process(value)
+
+
+def _identity(value: Any) -> Any:
+    return value

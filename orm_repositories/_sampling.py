@@ -1,0 +1,105 @@
+"""Random rows: `random` and `sample`, uniform and without a full-table sort.
+
+For a model with a single integer primary key, rows are found by *probing*: draw
+keys uniformly from `[min(pk), max(pk)]` and fetch the rows whose key is exactly
+one of them (one primary-key index lookup per probe). Only exact hits count, so
+every matching row is hit with the same probability whatever the gaps between
+keys; taking hits in draw order and skipping repeats draws without replacement,
+so the result is a uniform random subset.
+
+`min` and `max` of the key are index endpoint reads, so an unfiltered call costs a
+few index lookups however large the table is. Probing stops after a budget of
+`16 * n + 64` probes (rows matching the filters are then sparser than about one
+key in sixteen of the key range); the rows still missing are taken with
+`ORDER BY random() LIMIT k` over the matching rows, which is uniform too but reads
+every matching row. Models with other keys always use that query.
+"""
+
+from __future__ import annotations
+
+import math
+import random as _random
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+
+from orm_core.errors import InvalidQueryError
+from orm_core.fields import FieldInfo
+from orm_repositories._keys import chunks, pk_in, pk_of
+from orm_repositories._target import Target, execute, fetch_all
+
+# Replaceable (tests seed it); keys need uniformity, not unpredictability.
+rng = _random.Random()
+
+PROBES_PER_ROW = 16
+PROBE_FLOOR = 64
+MAX_PROBED_SAMPLE = 10_000
+_MAX_BATCH = 20_000
+
+
+async def sample(target: Target, n: Any, conditions: Sequence[ColumnElement[bool]]) -> list[Any]:
+    """`n` distinct rows matching `conditions`, drawn uniformly, in random order."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise InvalidQueryError("sample size must be a non-negative integer", {"n": n})
+    if n == 0:
+        return []
+    key = _probe_key(target)
+    found: list[Any] = []
+    if key is not None and n <= MAX_PROBED_SAMPLE:
+        found = await _probe(target, key, n, conditions)
+    if len(found) < n:
+        found.extend(await _shuffled(target, n - len(found), conditions, found))
+    return found
+
+
+def _probe_key(target: Target) -> FieldInfo | None:
+    pk = target.info.primary_key
+    return pk[0] if len(pk) == 1 and pk[0].python_type is int else None
+
+
+async def _probe(
+    target: Target, key: FieldInfo, n: int, conditions: Sequence[ColumnElement[bool]]
+) -> list[Any]:
+    column = key.attribute
+    bounds = (await execute(target, select(func.min(column), func.max(column)))).one()
+    low, high = tuple(bounds)
+    if low is None:
+        return []
+    found: dict[int, Any] = {}
+    budget = PROBES_PER_ROW * n + PROBE_FLOOR
+    hit_rate = 1.0
+    while len(found) < n and budget > 0:
+        missing = n - len(found)
+        size = min(budget, _MAX_BATCH, math.ceil(missing / hit_rate * 1.25) + 8)
+        budget -= size
+        probes = [rng.randint(low, high) for _ in range(size)]
+        rows = await _fetch_keys(target, sorted(set(probes)), conditions)
+        for probe in probes:
+            if probe in rows and probe not in found:
+                found[probe] = rows[probe]
+                if len(found) == n:
+                    break
+        hits = sum(1 for probe in probes if probe in rows)
+        hit_rate = max(hits / size, 1 / PROBES_PER_ROW)
+    return list(found.values())
+
+
+async def _fetch_keys(
+    target: Target, keys: Sequence[int], conditions: Sequence[ColumnElement[bool]]
+) -> dict[int, Any]:
+    rows: dict[int, Any] = {}
+    for chunk in chunks(target, keys):
+        statement = select(target.model).where(pk_in(target, chunk), *conditions)
+        for entity in await fetch_all(target, statement):
+            rows[pk_of(target.info, entity)] = entity
+    return rows
+
+
+async def _shuffled(
+    target: Target, k: int, conditions: Sequence[ColumnElement[bool]], exclude: Sequence[Any]
+) -> list[Any]:
+    statement = select(target.model).where(*conditions)
+    if exclude:
+        statement = statement.where(~pk_in(target, [pk_of(target.info, e) for e in exclude]))
+    return await fetch_all(target, statement.order_by(target.backend.random()).limit(k))

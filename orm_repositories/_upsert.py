@@ -1,0 +1,223 @@
+"""Upserts: insert a row, or update the row holding the same unique key, in one statement.
+
+The backend spells the statement (`ON CONFLICT … DO UPDATE` on PostgreSQL and SQLite,
+`ON DUPLICATE KEY UPDATE` on MySQL/MariaDB, which re-read the row by its conflict
+fields); the update part takes its managed values from the one UPDATE builder's
+rules. `upsert_many` sends a row plan's records through one compiled statement run
+with executemany, since compiling a multi-VALUES statement of thousands of rows
+costs more than running it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Index, UniqueConstraint, select
+
+from orm_core.errors import InvalidQueryError
+from orm_core.fields import FieldInfo, ModelInfo
+from orm_core.translate import translating
+from orm_repositories._insert import write_rows
+from orm_repositories._managed import managed_values
+from orm_repositories._reload import holds_values, reload_held
+from orm_repositories._rows import row_plan
+from orm_repositories._target import (
+    Target,
+    execute_write,
+    fetch_first,
+    names_list,
+    write_connection,
+)
+from orm_repositories._values import check_values
+
+# Rows handed to one executemany call: bounds memory, not bind parameters.
+UPSERT_BATCH_SIZE = 5_000
+
+
+async def upsert(
+    target: Target, values: Mapping[str, Any], conflict_fields: Any, update_fields: Any
+) -> Any:
+    """Upsert one row and return the entity holding the stored values."""
+    checked = check_values(target.info, values)
+    conflict, chosen = _plan(target, conflict_fields, update_fields, [tuple(checked)])
+    updates = _updates_for(target.info, tuple(checked), conflict, chosen)
+    info = target.info
+    statement = _statement(target, target.model, conflict, updates).values(
+        {info.fields[k].attribute: v for k, v in checked.items()}
+    )
+    if target.backend.upsert_returning:
+        returning = statement.returning(target.model).execution_options(populate_existing=True)
+        entity = (await execute_write(target, returning)).scalars().first()
+    else:
+        await execute_write(target, statement)
+        where = [info.fields[k].attribute == checked[k] for k in conflict]
+        reread = select(target.model).where(*where).execution_options(populate_existing=True)
+        entity = await fetch_first(target, reread)
+    if entity is None:  # pragma: no cover - the row was just written in this transaction
+        raise InvalidQueryError("the upserted row could not be read back")
+    return entity
+
+
+async def upsert_many(
+    target: Target, rows: Iterable[Mapping[str, Any]], conflict_fields: Any, update_fields: Any
+) -> int:
+    """Upsert rows with one compiled statement per key set; return the rows written."""
+    if isinstance(rows, Mapping | str | bytes) or not isinstance(rows, Iterable):
+        raise InvalidQueryError("upsert_many takes an iterable of dicts")
+    info = target.info
+    names = conflict_names(target, conflict_fields)
+    collapsed = _collapsed(target, rows, names)
+    if not collapsed:
+        return 0
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for checked in collapsed.values():
+        groups.setdefault(tuple(checked), []).append(checked)
+    conflict, chosen = _plan(target, conflict_fields, update_fields, list(groups))
+    with translating():
+        async with target.session.begin_nested():
+            connection = await write_connection(target)
+            for keys, group in groups.items():
+                updates = _updates_for(info, keys, conflict, chosen)
+                statement = _statement(target, target.table, conflict, updates)
+                plan = row_plan(info, target.table, connection.dialect, keys)
+                shape = ("upsert", tuple(conflict), tuple(updates))
+                for start in range(0, len(group), UPSERT_BATCH_SIZE):
+                    batch = group[start : start + UPSERT_BATCH_SIZE]
+                    await write_rows(
+                        connection, target.backend, plan, statement, batch,
+                        copy=False, stored=True, shape=shape,
+                    )  # fmt: skip
+    await reload_held(target, holds_values(conflict, list(collapsed)))
+    return len(collapsed)
+
+
+def conflict_names(target: Target, conflict_fields: Any) -> list[str]:
+    """Check that the conflict fields are exactly a primary key or a unique constraint.
+
+    Raises:
+        InvalidQueryError: unknown fields, or fields that are no unique key.
+    """
+    conflict = names_list(conflict_fields, "conflict_fields")
+    info = target.info
+    for name in conflict:
+        info.field(name)
+    table = target.table
+    wanted = {info.fields[k].column.name for k in conflict}
+    keys = [{c.name for c in table.primary_key.columns}]
+    for item in (*table.constraints, *table.indexes):
+        if isinstance(item, UniqueConstraint) or (isinstance(item, Index) and item.unique):
+            keys.append({c.name for c in item.columns})
+    if wanted not in keys:
+        raise InvalidQueryError(
+            f"conflict_fields {conflict} are not a primary key or unique constraint "
+            f"of {target.model.__name__}",
+            {"conflict_fields": conflict, "unique_keys": sorted(sorted(k) for k in keys)},
+        )
+    return conflict
+
+
+def _collapsed(
+    target: Target, rows: Iterable[Mapping[str, Any]], names: list[str]
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Check every row's values; keep the last row of each conflict key."""
+    collapsed: dict[tuple[Any, ...], dict[str, Any]] = {}
+    stores: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
+    info = target.info
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise InvalidQueryError("upsert_many rows must be dicts of field values")
+        keys = tuple(row)
+        plan = stores.get(keys)
+        if plan is None:
+            missing = [k for k in names if k not in row]
+            if missing:
+                raise InvalidQueryError(
+                    f"every upsert row needs its conflict fields; missing {missing}"
+                )
+            plan = stores[keys] = [(k, info.field(k).store) for k in keys]
+        try:
+            checked = {k: store(row[k]) for k, store in plan}
+        except InvalidQueryError as exc:
+            raise InvalidQueryError(
+                f"row {index}: {exc.message}", {**exc.details, "row": index}
+            ) from exc
+        collapsed[tuple([checked[k] for k in names])] = checked
+    return collapsed
+
+
+def _plan(
+    target: Target, conflict_fields: Any, update_fields: Any, key_sets: Sequence[tuple[str, ...]]
+) -> tuple[list[str], list[str] | None]:
+    """Check conflict and update fields against the given key sets, before any SQL.
+
+    Returns the conflict fields and the explicit update fields (None: every given one).
+    """
+    info = target.info
+    conflict = conflict_names(target, conflict_fields)
+    given = set().union(*key_sets)
+    missing = [k for k in conflict if k not in given]
+    if missing:
+        raise InvalidQueryError(f"conflict fields need values: {missing}", {"missing": missing})
+    chosen: list[str] | None = None
+    pk = {f.key for f in info.primary_key}
+    if update_fields is not None:
+        chosen = names_list(update_fields, "update_fields", allow_empty=True)
+        for name in chosen:
+            info.field(name)
+        changing_key = [k for k in chosen if k in pk and k not in conflict]
+        if changing_key:
+            raise InvalidQueryError(f"the primary key {changing_key} cannot be updated")
+        absent = [k for k in chosen if k not in given]
+        if absent:
+            raise InvalidQueryError(
+                f"update_fields must be among the given values: {absent}", {"missing": absent}
+            )
+    version = info.version
+    if version is not None and version.key in (chosen if chosen is not None else given):
+        raise InvalidQueryError(f"{version.key!r} is managed by optimistic locking; do not set it")
+    return conflict, chosen
+
+
+def _updates_for(
+    info: ModelInfo, keys: tuple[str, ...], conflict: list[str], chosen: list[str] | None
+) -> list[str]:
+    """The fields a row with `keys` updates: the chosen ones it carries, else all it carries.
+
+    The primary key is never changed by the update path.
+    """
+    pk = {f.key for f in info.primary_key}
+    names = keys if chosen is None else [k for k in chosen if k in keys]
+    return [k for k in names if k not in conflict and k not in pk]
+
+
+def _statement(target: Target, into: Any, conflict: list[str], updates: list[str]) -> Any:
+    info = target.info
+    backend = target.backend
+    fields = info.fields
+    conflict_columns = [fields[k].column for k in conflict]
+    managed = managed_values(info, updates) if updates else {}
+
+    def assignments(proposed: Any) -> dict[Any, Any]:
+        if not updates:  # nothing to change: a no-op assignment still returns the row
+            return {conflict_columns[0]: proposed[conflict_columns[0].key]}
+        values: dict[Any, Any] = {fields[k].column: proposed[fields[k].column.key] for k in updates}
+        for key, value in managed.items():
+            field = fields[key]
+            values[field.column] = _managed_assignment(field, value, proposed)
+        return values
+
+    return backend.on_conflict_update(backend.upsert_insert(into), conflict_columns, assignments)
+
+
+def _managed_assignment(field: FieldInfo, value: Any, proposed: Any) -> Any:
+    """The SET term of a managed column in an upsert's update part.
+
+    `updated_at` is in the proposed row too (its insert default is "now" as well):
+    referring to it keeps bound values out of the update clause, so one compiled
+    statement serves every row of an executemany.
+    """
+    default, onupdate = field.default, field.onupdate
+    if default is not None and onupdate is not None and default.produce is onupdate.produce:
+        return proposed[field.column.key]
+    return value
