@@ -14,16 +14,11 @@ from orm_core import (
     DatabaseUnavailableError,
     DuplicateError,
     TransactionConflictError,
-    UnitOfWork,
     retry_transaction,
 )
 from orm_core.translate import translate
-from orm_repositories import AsyncRepository
 from tests.models import Product
-
-
-class ShopUoW(UnitOfWork):
-    products: AsyncRepository[Product]
+from tests.support import ShopUoW
 
 
 class FakeDriverError(Exception):

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import BigInteger, SmallInteger, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from orm_core import InvalidQueryError, UnitOfWork, schema_for
-from orm_repositories import AsyncRepository
+from orm_core import InvalidQueryError, schema_for
 from tests.models import Color, Membership, Note, Product, Ticket
+from tests.support import ShopUoW
 
 
 class OtherBase(DeclarativeBase):
@@ -24,10 +24,6 @@ class Gauge(OtherBase):
     level: Mapped[int] = mapped_column(SmallInteger, comment="fill level")
     label: Mapped[str] = mapped_column(String(5), default="g")
     ratio: Mapped[float | None]
-
-
-class UoW(UnitOfWork):
-    products: AsyncRepository[Product]
 
 
 def test_the_schema_is_a_pydantic_model_reading_attributes():
@@ -98,7 +94,7 @@ def test_enum_uuid_date_json_and_datetime_columns_map_to_their_types():
 
 
 async def test_a_schema_validates_an_entity_from_its_attributes(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         product = await uow.products.create(sku="A", name="a", price=Decimal("2.50"))
     read = schema_for(Product).model_validate(product)
     assert read.id == product.id and read.price == Decimal("2.50")

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import LargeBinary
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from orm_core import InvalidQueryError, UnitOfWork, changed_fields, diff, to_dict, to_json
-from orm_repositories import AsyncRepository
-from tests.models import Color, Note, Product
+from orm_core import InvalidQueryError, changed_fields, diff, to_dict, to_json
+from tests.models import Color, Note
+from tests.support import ShopUoW
 
 
 class OtherBase(DeclarativeBase):
@@ -28,16 +28,11 @@ class Blob(OtherBase):
     span: Mapped[timedelta | None]
 
 
-class UoW(UnitOfWork):
-    products: AsyncRepository[Product]
-    notes: AsyncRepository[Note]
-
-
 TOKEN = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
 
 async def _note(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         return await uow.notes.create(
             title="hello",
             color=Color.BLUE,
@@ -87,7 +82,7 @@ def test_non_entities_are_rejected():
 
 async def test_to_json_encodes_every_value_type_without_losing_precision(database):
     note = await _note(database)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         product = await uow.products.create(sku="A", name="a", price=Decimal("1234567890.12"))
     data = json.loads(to_json(note))
     assert data["color"] == "blue" and data["token"] == str(TOKEN)
@@ -109,14 +104,14 @@ def test_a_transient_entity_reports_unset_columns_as_none():
 
 async def test_expired_columns_are_left_out_rather_than_loaded(database):
     note = await _note(database)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         loaded = await uow.notes.get_one(note.id)
         uow.session.expire(loaded, ["title"])
         assert "title" not in to_dict(loaded) and to_dict(loaded)["id"] == note.id
 
 
 async def test_diff_lists_the_fields_that_differ(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         a = await uow.products.create(sku="A", name="a", price=Decimal("1.00"), category="x")
         b = await uow.products.create(sku="B", name="a", price=Decimal("2.50"), category=None)
     changes = diff(a, b)
@@ -136,7 +131,7 @@ async def test_diff_of_different_models_is_rejected(database):
 
 async def test_changed_fields_lists_unflushed_changes_since_load(database):
     note = await _note(database)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         loaded = await uow.notes.get_one(note.id)
         assert changed_fields(loaded) == set()
         loaded.title = "changed"

@@ -13,18 +13,14 @@ from orm_core import (
     InvalidQueryError,
     OrmError,
     TransactionError,
-    UnitOfWork,
 )
 from orm_core.translate import translate
 from tests.models import Order, Product
-
-
-class ShopUnitOfWork(UnitOfWork):
-    pass
+from tests.support import ShopUoW
 
 
 async def _product(db, sku: str = "A") -> int:
-    async with ShopUnitOfWork(db) as uow:
+    async with ShopUoW(db) as uow:
         p = await uow.repository(Product).create(sku=sku, name="n", price=Decimal("1"))
         return int(p.id)
 
@@ -39,20 +35,20 @@ async def test_unique_violation_is_a_duplicate_error_naming_the_field(database):
 
 async def test_foreign_key_violation_is_a_constraint_error(database):
     with pytest.raises(ConstraintError) as info:
-        async with ShopUnitOfWork(database) as uow:
+        async with ShopUoW(database) as uow:
             await uow.repository(Order).create(product_id=12345)
     assert not isinstance(info.value, DuplicateError)
 
 
 async def test_check_violation_is_a_constraint_error(database):
     with pytest.raises(ConstraintError):
-        async with ShopUnitOfWork(database) as uow:
+        async with ShopUoW(database) as uow:
             await uow.repository(Product).create(sku="A", name="n", price=Decimal("1"), stock=-1)
 
 
 async def test_not_null_violation_is_a_constraint_error(database):
     with pytest.raises(ConstraintError):
-        async with ShopUnitOfWork(database) as uow:
+        async with ShopUoW(database) as uow:
             await uow.session.execute(insert(Product.__table__).values(sku="A", price=1))
 
 
@@ -65,7 +61,7 @@ async def test_value_rejected_by_the_database_is_an_invalid_query_error(database
 async def test_using_a_failed_transaction_is_a_transaction_error(database):
     await _product(database, "A")
     with pytest.raises(TransactionError):
-        async with ShopUnitOfWork(database) as uow:
+        async with ShopUoW(database) as uow:
             with pytest.raises(DuplicateError):
                 await uow.repository(Product).create(sku="A", name="n", price=Decimal("1"))
             await uow.repository(Product).count()

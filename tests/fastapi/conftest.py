@@ -24,6 +24,7 @@ from orm_core import Database, UnitOfWork
 from orm_fastapi import OrmContainer, crud_router, setup_orm
 from orm_repositories import AsyncRepository
 from tests.models import Account, Note, Product
+from tests.support import ShopUoW
 
 
 class ProductIn(BaseModel):
@@ -76,12 +77,8 @@ class NoteOut(NoteIn):
     id: int
 
 
-class TestUnitOfWork(UnitOfWork):
-    products: AsyncRepository[Product]
-
-
 class TestContainer(OrmContainer):
-    unit_of_work = providers.Factory(TestUnitOfWork, database=OrmContainer.database)
+    unit_of_work = providers.Factory(ShopUoW, database=OrmContainer.database)
 
 
 def build_app(database: Database) -> FastAPI:

@@ -9,19 +9,14 @@ from dependency_injector import providers
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from orm_core import Database, UnitOfWork
+from orm_core import Database
 from orm_fastapi import OrmContainer, configure_database, settings_from_env, setup_orm
 from orm_fastapi.container import database_from_settings
-from orm_repositories import AsyncRepository
-from tests.models import Product
-
-
-class ShopUnitOfWork(UnitOfWork):
-    products: AsyncRepository[Product]
+from tests.support import ShopUoW
 
 
 class ShopContainer(OrmContainer):
-    unit_of_work = providers.Factory(ShopUnitOfWork, database=OrmContainer.database)
+    unit_of_work = providers.Factory(ShopUoW, database=OrmContainer.database)
 
 
 async def test_config_values_build_the_database_singleton(tmp_path):
@@ -102,7 +97,7 @@ async def test_unit_of_work_factory_makes_a_fresh_unit_per_call(database):
     container = ShopContainer()
     container.database.override(providers.Object(database))
     first, second = container.unit_of_work(), container.unit_of_work()
-    assert isinstance(first, ShopUnitOfWork) and first is not second
+    assert isinstance(first, ShopUoW) and first is not second
     assert first.database is database
     async with first as uow:
         await uow.products.create(sku="A", name="a", price=1)

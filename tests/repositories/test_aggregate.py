@@ -5,15 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from orm_core import InvalidQueryError, UnitOfWork
-from orm_repositories import AsyncRepository
-from tests.models import Note, Product
-
-
-class UoW(UnitOfWork):
-    products: AsyncRepository[Product]
-    notes: AsyncRepository[Note]
-
+from orm_core import InvalidQueryError
+from tests.models import Product
+from tests.support import ShopUoW
 
 ROWS = [
     # category, price, stock
@@ -28,7 +22,7 @@ ROWS = [
 
 @pytest.fixture
 async def shop(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         await uow.products.bulk_create(
             {"sku": f"S{i}", "name": f"P{i}", "category": c, "price": Decimal(p), "stock": s}
             for i, (c, p, s) in enumerate(ROWS)
@@ -37,7 +31,7 @@ async def shop(database):
 
 
 async def test_aggregates_over_all_rows_give_one_row(shop):
-    async with UoW(shop) as uow:
+    async with ShopUoW(shop) as uow:
         [row] = await uow.products.aggregate(
             count=True, sum="stock", avg="price", min="price", max="stock"
         )
@@ -54,7 +48,7 @@ async def test_aggregates_over_all_rows_give_one_row(shop):
 
 
 async def test_groups_hold_their_fields_and_are_ordered(shop):
-    async with UoW(shop) as uow:
+    async with ShopUoW(shop) as uow:
         rows = await uow.products.aggregate(group_by="category", count=True, sum="stock")
     by_category = {r["category"]: r for r in rows}
     assert by_category["a"] == {"category": "a", "count": 3, "sum": 9}
@@ -64,7 +58,7 @@ async def test_groups_hold_their_fields_and_are_ordered(shop):
 
 
 async def test_a_list_of_fields_gives_one_key_per_field(shop):
-    async with UoW(shop) as uow:
+    async with ShopUoW(shop) as uow:
         rows = await uow.products.aggregate(
             group_by=["category"], sum=["stock", "price"], max=["price", "stock"],
             category__isnull=False,
@@ -80,7 +74,7 @@ async def test_a_list_of_fields_gives_one_key_per_field(shop):
 
 
 async def test_numeric_results_are_decimals_and_integer_averages_floats(shop):
-    async with UoW(shop) as uow:
+    async with ShopUoW(shop) as uow:
         [row] = await uow.products.aggregate(
             sum="price", avg=["price", "stock"], min=["price"], category="a"
         )
@@ -92,7 +86,7 @@ async def test_numeric_results_are_decimals_and_integer_averages_floats(shop):
 
 
 async def test_count_of_a_field_counts_non_null_values(shop):
-    async with UoW(shop) as uow:
+    async with ShopUoW(shop) as uow:
         [row] = await uow.products.aggregate(count="category")
         [both] = await uow.products.aggregate(count=["category", "id"])
     assert row == {"count": 5}
@@ -100,13 +94,13 @@ async def test_count_of_a_field_counts_non_null_values(shop):
 
 
 async def test_group_by_alone_lists_distinct_groups(shop):
-    async with UoW(shop) as uow:
+    async with ShopUoW(shop) as uow:
         rows = await uow.products.aggregate(group_by=["category"], category__isnull=False)
     assert rows == [{"category": "a"}, {"category": "b"}]
 
 
 async def test_having_filters_groups_with_the_lookup_syntax(shop):
-    async with UoW(shop) as uow:
+    async with ShopUoW(shop) as uow:
         big = await uow.products.aggregate(group_by="category", sum="stock", having={"sum__gt": 4})
         counted = await uow.products.aggregate(
             group_by="category", count=True, sum=["stock"], having={"count__gte": 2, "sum_stock": 5}
@@ -128,7 +122,7 @@ async def test_having_filters_groups_with_the_lookup_syntax(shop):
 
 
 async def test_an_empty_table_gives_a_zero_count_and_none_sums(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         assert await uow.products.aggregate(count=True, sum="price", max="stock") == [
             {"count": 0, "sum": None, "max": None}
         ]
@@ -136,12 +130,12 @@ async def test_an_empty_table_gives_a_zero_count_and_none_sums(database):
 
 
 async def test_soft_deleted_rows_are_not_aggregated(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         for i in range(5):
             note = await uow.notes.create(title="t", due=date(2024, 1, i + 1))
             if i >= 3:
                 await uow.notes.soft_delete(note.id)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         assert await uow.notes.aggregate(count=True, max="due") == [
             {"count": 3, "max": date(2024, 1, 3)}
         ]
@@ -177,12 +171,12 @@ async def test_soft_deleted_rows_are_not_aggregated(database):
     ids=repr,
 )
 async def test_unknown_fields_and_bad_arguments_are_invalid_queries(database, kwargs):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         with pytest.raises(InvalidQueryError):
             await uow.products.aggregate(**kwargs)
 
 
 async def test_where_expressions_narrow_the_rows(shop):
-    async with UoW(shop) as uow:
+    async with ShopUoW(shop) as uow:
         [row] = await uow.products.aggregate(Product.price > 2, count=True, min="price")
     assert row == {"count": 4, "min": Decimal("2.20")}

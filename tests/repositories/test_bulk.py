@@ -10,8 +10,7 @@ from sqlalchemy import select
 from orm_core import ConstraintError, DuplicateError, InvalidQueryError
 from orm_core.fields import model_info
 from tests.models import Account, Color, Membership, Note, Product, Ticket
-from tests.repositories.shop import ShopUoW, product_row, seed_products
-from tests.repositories.statements import read_every_column, recorded
+from tests.support import ShopUoW, product_row, read_every_column, recorded, seed_products
 
 BIND_LIMIT = 32_766
 PLUS_TWO = timezone(timedelta(hours=2))

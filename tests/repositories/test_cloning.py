@@ -6,16 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from orm_core import DuplicateError, InvalidQueryError, UnitOfWork
-from orm_repositories import AsyncRepository
-from tests.models import Account, Membership, Note, Product
-
-
-class ShopUoW(UnitOfWork):
-    products: AsyncRepository[Product]
-    accounts: AsyncRepository[Account]
-    notes: AsyncRepository[Note]
-    memberships: AsyncRepository[Membership]
+from orm_core import DuplicateError, InvalidQueryError
+from tests.models import Account, Product
+from tests.support import ShopUoW
 
 
 async def seed(database) -> Product:

@@ -18,19 +18,12 @@ from orm_core import (
     ConcurrentModificationError,
     Database,
     TransactionConflictError,
-    UnitOfWork,
     retry_transaction,
 )
-from orm_repositories import AsyncRepository
-from tests.models import Account, Job, Product
+from tests.models import Account, Product
+from tests.support import ShopUoW
 
 pytestmark = pytest.mark.postgres
-
-
-class ShopUoW(UnitOfWork):
-    products: AsyncRepository[Product]
-    accounts: AsyncRepository[Account]
-    jobs: AsyncRepository[Job]
 
 
 async def seed_product(database: Database, **values) -> int:

@@ -6,16 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from orm_core import ConcurrentModificationError, InvalidQueryError, UnitOfWork
-from orm_repositories import AsyncRepository
-from tests.models import Account, Job, Membership, Product
-
-
-class ShopUoW(UnitOfWork):
-    products: AsyncRepository[Product]
-    accounts: AsyncRepository[Account]
-    jobs: AsyncRepository[Job]
-    memberships: AsyncRepository[Membership]
+from orm_core import ConcurrentModificationError, InvalidQueryError
+from tests.models import Account, Product
+from tests.support import ShopUoW
 
 
 async def seed(database, **values) -> Product:

@@ -5,17 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 
-from orm_core import ConstraintError, InvalidQueryError, UnitOfWork
-from orm_repositories import AsyncRepository
-from tests.models import Account, Job, Product
-
-
-class ShopUoW(UnitOfWork):
-    products: AsyncRepository[Product]
-    accounts: AsyncRepository[Account]
-    jobs: AsyncRepository[Job]
+from orm_core import ConstraintError, InvalidQueryError
+from tests.models import Product
+from tests.support import ShopUoW, recorded
 
 
 async def seed(database, **values) -> Product:
@@ -50,15 +43,10 @@ async def test_increment_refreshes_the_copy_the_session_holds(database):
 
 async def test_increment_is_one_update_statement(database):
     product = await seed(database)
-    statements: list[str] = []
-
-    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
-    def _record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    async with ShopUoW(database) as uow:
-        await uow.products.increment(product.id, "stock", 2, max_value=100)
-    sent = [s for s in statements if not s.startswith(("BEGIN", "COMMIT"))]
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
+            await uow.products.increment(product.id, "stock", 2, max_value=100)
+    sent = [s for s in log.sql if not s.startswith(("BEGIN", "COMMIT"))]
     assert len(sent) == 1
     assert sent[0].startswith("UPDATE products SET stock=(products.stock +")
     assert "RETURNING" in sent[0] and "<=" in sent[0]

@@ -6,8 +6,7 @@ from decimal import Decimal
 import pytest
 
 from orm_core import DuplicateError, InvalidQueryError
-from tests.repositories.shop import ShopUoW, product_row
-from tests.repositories.statements import read_every_column, recorded
+from tests.support import ShopUoW, product_row, read_every_column, recorded
 
 RACERS = 20
 

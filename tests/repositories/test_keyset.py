@@ -7,23 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from orm_core import CursorPage, InvalidQueryError, UnitOfWork
+from orm_core import CursorPage, InvalidQueryError
 from orm_core.cursor import encode_cursor
-from orm_repositories import AsyncRepository
-from tests.models import Color, Membership, Note, Product
-
-
-class UoW(UnitOfWork):
-    products: AsyncRepository[Product]
-    notes: AsyncRepository[Note]
-    memberships: AsyncRepository[Membership]
-
+from tests.models import Color, Product
+from tests.support import ShopUoW
 
 CATEGORIES = ["a", "b", None, "c"]
 
 
 async def _seed_products(database, count):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         await uow.products.bulk_create(
             {
                 "sku": f"S-{n:04d}",
@@ -76,7 +69,7 @@ class _Reverse:
 
 async def test_the_first_page_defaults_to_primary_key_order(database):
     await _seed_products(database, 30)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         page = await uow.products.paginate_cursor()
     assert isinstance(page, CursorPage)
     assert [p.id for p in page.items] == list(range(1, 21))
@@ -102,7 +95,7 @@ async def test_the_first_page_defaults_to_primary_key_order(database):
 )
 async def test_walking_every_page_visits_each_row_once_in_order(database, order_by):
     await _seed_products(database, 45)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         everything = await uow.products.list()
         pages = await _walk(uow.products, order_by=order_by)
     seen = [p.id for page in pages for p in page.items]
@@ -116,7 +109,7 @@ async def test_walking_every_page_visits_each_row_once_in_order(database, order_
 
 async def test_filters_apply_on_every_page(database):
     await _seed_products(database, 40)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         pages = await _walk(uow.products, limit=3, order_by="-price", category="a")
         pages_expr = await _walk_where(uow.products, Product.stock > 0)
     assert {p.category for page in pages for p in page.items} == {"a"}
@@ -136,13 +129,13 @@ async def _walk_where(repo, *where):
 
 async def test_an_exact_multiple_of_the_limit_ends_without_an_empty_page(database):
     await _seed_products(database, 14)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         pages = await _walk(uow.products, limit=7)
     assert [len(p.items) for p in pages] == [7, 7]
 
 
 async def test_no_rows_gives_an_empty_last_page(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         page = await uow.products.paginate_cursor(order_by="-price")
     assert page.items == [] and page.has_next is False and page.next_cursor is None
 
@@ -153,10 +146,10 @@ async def test_rows_inserted_during_the_walk_never_repeat_a_row(database):
     after = None
     inserted = 0
     while True:
-        async with UoW(database) as uow:
+        async with ShopUoW(database) as uow:
             page = await uow.products.paginate_cursor(after=after, limit=6, order_by="-price")
         seen.extend(p.id for p in page.items)
-        async with UoW(database) as uow:  # another transaction inserts rows on every side
+        async with ShopUoW(database) as uow:  # another transaction inserts rows on every side
             for price in ("0.01", "2.99", "99.00"):
                 inserted += 1
                 await uow.products.create(sku=f"NEW-{inserted}", name="new", price=Decimal(price))
@@ -169,7 +162,7 @@ async def test_rows_inserted_during_the_walk_never_repeat_a_row(database):
 
 async def test_datetime_uuid_date_and_enum_sort_keys_round_trip(database):
     base = datetime(2024, 1, 1, tzinfo=UTC)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         for i in range(20):
             await uow.notes.create(
                 title=f"t{i % 3}",
@@ -179,18 +172,18 @@ async def test_datetime_uuid_date_and_enum_sort_keys_round_trip(database):
                 seen_at=None if i % 3 == 0 else base + timedelta(microseconds=i % 6),
             )
     for order_by in ("-seen_at", "token", ["due", "-token"], ["color", "-seen_at"], "-due"):
-        async with UoW(database) as uow:
+        async with ShopUoW(database) as uow:
             pages = await _walk(uow.notes, limit=3, order_by=order_by)
         ids = [n.id for page in pages for n in page.items]
         assert sorted(ids) == list(range(1, 21)), order_by
 
 
 async def test_a_composite_key_is_the_default_tie_breaker(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         for g in range(3):
             for u in range(5):
                 await uow.memberships.create(group_id=g, user_id=4 - u, role="r")
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         pages = await _walk(uow.memberships, limit=4)
         by_role = await _walk(uow.memberships, limit=4, order_by="-role")
     keys = [(m.group_id, m.user_id) for page in pages for m in page.items]
@@ -200,7 +193,7 @@ async def test_a_composite_key_is_the_default_tie_breaker(database):
 
 async def test_a_cursor_from_another_ordering_is_rejected(database):
     await _seed_products(database, 10)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         page = await uow.products.paginate_cursor(limit=3, order_by="-price")
         with pytest.raises(InvalidQueryError, match="ordering"):
             await uow.products.paginate_cursor(after=page.next_cursor, order_by="price")
@@ -210,7 +203,7 @@ async def test_a_cursor_from_another_ordering_is_rejected(database):
 
 async def test_a_cursor_from_another_model_is_rejected(database):
     await _seed_products(database, 10)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         await uow.notes.create(title="x")
         await uow.notes.create(title="y")
         notes_page = await uow.notes.paginate_cursor(limit=1)
@@ -221,14 +214,14 @@ async def test_a_cursor_from_another_model_is_rejected(database):
 @pytest.mark.parametrize("cursor", ["", "nonsense", "a.b.c", "%%%%", "eyJ2IjoxfQ.c2ln"])
 async def test_garbage_cursors_are_invalid_queries(database, cursor):
     await _seed_products(database, 5)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         with pytest.raises(InvalidQueryError):
             await uow.products.paginate_cursor(after=cursor)
 
 
 async def test_a_forged_or_truncated_cursor_is_an_invalid_query_not_an_empty_page(database):
     await _seed_products(database, 10)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         page = await uow.products.paginate_cursor(limit=2)
         token = page.next_cursor
         with pytest.raises(InvalidQueryError):
@@ -241,7 +234,7 @@ async def test_a_forged_or_truncated_cursor_is_an_invalid_query_not_an_empty_pag
 
 
 async def test_a_signed_cursor_holding_a_wrongly_typed_value_is_rejected(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         token = encode_cursor("products:Product", ["-price", "id"], ["cheap", 3])
         with pytest.raises(InvalidQueryError):
             await uow.products.paginate_cursor(after=token, order_by="-price")
@@ -252,7 +245,7 @@ async def test_a_signed_cursor_holding_a_wrongly_typed_value_is_rejected(databas
 
 @pytest.mark.parametrize("limit", [0, -1, 1001, 2.5, "10", None, True])
 async def test_a_bad_limit_is_an_invalid_query(database, limit):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         with pytest.raises(InvalidQueryError):
             await uow.products.paginate_cursor(limit=limit)
 
@@ -261,17 +254,17 @@ async def test_a_bad_limit_is_an_invalid_query(database, limit):
     "order_by", ["nope", ["price", "-price"], Product.price.desc(), ["price", 3], "-"]
 )
 async def test_a_bad_ordering_is_an_invalid_query(database, order_by):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         with pytest.raises(InvalidQueryError):
             await uow.products.paginate_cursor(order_by=order_by)
 
 
 async def test_soft_deleted_rows_are_skipped_and_scopes_apply(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         notes = [await uow.notes.create(title=f"n{i}") for i in range(10)]
         for note in notes[::2]:
             await uow.notes.soft_delete(note.id)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         active = await _walk(uow.notes, limit=2)
         everything = await _walk(uow.notes.with_deleted(), limit=3)
         deleted = await _walk(uow.notes.only_deleted(), limit=3)
@@ -287,7 +280,7 @@ async def test_concurrent_walks_with_concurrent_inserts_each_see_every_old_row(d
     async def walk(order_by):
         seen, after = [], None
         while True:
-            async with UoW(database) as uow:
+            async with ShopUoW(database) as uow:
                 page = await uow.products.paginate_cursor(after=after, limit=9, order_by=order_by)
             seen.extend(p.id for p in page.items)
             if not page.has_next:
@@ -296,7 +289,7 @@ async def test_concurrent_walks_with_concurrent_inserts_each_see_every_old_row(d
 
     async def insert(worker):
         for i in range(10):
-            async with UoW(database) as uow:
+            async with ShopUoW(database) as uow:
                 await uow.products.create(sku=f"W{worker}-{i}", name="w", price=Decimal(i))
             await asyncio.sleep(0)
 

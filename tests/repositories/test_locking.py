@@ -7,18 +7,10 @@ import time
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from orm_core import InvalidQueryError, LockNotAvailableError, UnitOfWork
-from orm_repositories import AsyncRepository
-from tests.models import Job, Membership, Order, Product
-
-
-class ShopUoW(UnitOfWork):
-    products: AsyncRepository[Product]
-    orders: AsyncRepository[Order]
-    jobs: AsyncRepository[Job]
-    memberships: AsyncRepository[Membership]
+from orm_core import InvalidQueryError, LockNotAvailableError
+from tests.support import ShopUoW, recorded
 
 
 async def seed(database, count: int = 3) -> list[int]:
@@ -28,16 +20,6 @@ async def seed(database, count: int = 3) -> list[int]:
             for i in range(count)
         ]
         return [p.id for p in rows]
-
-
-def record(database) -> list[str]:
-    statements: list[str] = []
-
-    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
-    def _record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    return statements
 
 
 async def test_select_for_update_returns_current_state_and_refreshes_the_held_copy(database):
@@ -53,11 +35,11 @@ async def test_select_for_update_returns_current_state_and_refreshes_the_held_co
 
 async def test_lock_many_locks_in_key_order_in_one_statement(database):
     ids = await seed(database, 5)
-    statements = record(database)
-    async with ShopUoW(database) as uow:
-        locked = await uow.products.lock_many([ids[3], ids[0], 999, ids[3], ids[1]])
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
+            locked = await uow.products.lock_many([ids[3], ids[0], 999, ids[3], ids[1]])
     assert [p.id for p in locked] == [ids[0], ids[1], ids[3]]
-    selects = [s for s in statements if s.startswith("SELECT")]
+    selects = log.starting_with("SELECT")
     assert len(selects) == 1
     assert "ORDER BY products.id" in selects[0]
     if database.dialect == "postgresql":

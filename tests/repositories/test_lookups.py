@@ -7,8 +7,7 @@ import pytest
 
 from orm_core import OPERATORS, InvalidQueryError
 from tests.models import Color, Product
-from tests.repositories.shop import ShopUoW
-from tests.repositories.statements import recorded
+from tests.support import ShopUoW, recorded
 
 PRODUCTS = [
     ("A-1", "Red Apple", "1.50", 0, "fruit"),

@@ -1,42 +1,21 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from orm_core import InvalidQueryError, Page, UnitOfWork
-from orm_repositories import AsyncRepository
-from tests.models import Note, Product
-
-
-class UoW(UnitOfWork):
-    products: AsyncRepository[Product]
-    notes: AsyncRepository[Note]
+from orm_core import InvalidQueryError, Page
+from tests.models import Product
+from tests.support import ShopUoW, recorded
 
 
 async def _seed(database, count):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         await uow.products.bulk_create(
             {"sku": f"S-{n}", "name": f"P{n}", "price": Decimal(n), "stock": n % 2}
             for n in range(1, count + 1)
         )
-
-
-@contextmanager
-def _statements(database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def listener(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", listener)
 
 
 def _counts(statements):
@@ -45,7 +24,7 @@ def _counts(statements):
 
 async def test_exact_is_the_default_and_counts(database):
     await _seed(database, 45)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         page = await uow.products.paginate(page=2, page_size=20)
         same = await uow.products.paginate(page=2, page_size=20, count="exact")
     assert page == same
@@ -55,13 +34,13 @@ async def test_exact_is_the_default_and_counts(database):
 
 async def test_none_skips_counting_and_answers_has_next_from_one_extra_row(database):
     await _seed(database, 40)
-    with _statements(database) as statements:
-        async with UoW(database) as uow:
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
             first = await uow.products.paginate(page=1, page_size=20, count="none")
             last = await uow.products.paginate(page=2, page_size=20, count="none")
             beyond = await uow.products.paginate(page=3, page_size=20, count="none")
             filtered = await uow.products.paginate(stock=1, page_size=15, count="none")
-    assert not _counts(statements)
+    assert not _counts(log.sql)
     assert isinstance(first, Page)
     assert (first.total, first.total_pages, first.has_next, first.has_prev) == (
         None, None, True, False,
@@ -74,12 +53,12 @@ async def test_none_skips_counting_and_answers_has_next_from_one_extra_row(datab
 
 async def test_estimate_is_exact_on_the_last_page_without_counting(database):
     await _seed(database, 25)
-    with _statements(database) as statements:
-        async with UoW(database) as uow:
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
             last = await uow.products.paginate(page=2, page_size=20, count="estimate")
             only = await uow.products.paginate(stock=0, page_size=20, count="estimate")
             empty = await uow.products.paginate(name="nobody", count="estimate")
-    assert not _counts(statements)
+    assert not _counts(log.sql)
     assert (last.total, last.total_pages, last.has_next) == (25, 2, False)
     assert (only.total, only.total_pages) == (12, 1)
     assert (empty.total, empty.total_pages, empty.items) == (0, 0, [])
@@ -88,7 +67,7 @@ async def test_estimate_is_exact_on_the_last_page_without_counting(database):
 @pytest.mark.sqlite
 async def test_estimate_falls_back_to_an_exact_count_on_sqlite(database):
     await _seed(database, 45)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         page = await uow.products.paginate(page=1, page_size=20, count="estimate")
         beyond = await uow.products.paginate(page=9, page_size=20, count="estimate")
     assert (page.total, page.total_pages, page.has_next) == (45, 3, True)
@@ -100,12 +79,12 @@ async def test_estimate_comes_from_the_planner_on_postgresql(database):
     await _seed(database, 3000)
     async with database.engine.begin() as conn:
         await conn.execute(text("ANALYZE products"))
-    with _statements(database) as statements:
-        async with UoW(database) as uow:
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
             page = await uow.products.paginate(page=3, page_size=50, count="estimate")
             odd = await uow.products.paginate(stock=1, page=2, page_size=50, count="estimate")
-    assert not _counts(statements)
-    assert any(s.startswith("EXPLAIN") for s in statements)
+    assert not _counts(log.sql)
+    assert log.starting_with("EXPLAIN")
     assert 2500 <= page.total <= 3500 and page.total_pages == -(-page.total // 50)
     assert page.has_next and [p.id for p in page.items] == list(range(101, 151))
     assert 1000 <= odd.total <= 2000
@@ -119,19 +98,19 @@ async def test_an_estimate_is_never_below_the_rows_already_seen(database):
         # stale statistics: the planner believes the table is almost empty
         await conn.execute(text("ANALYZE products"))
         await conn.execute(text("UPDATE pg_class SET reltuples = 1 WHERE relname = 'products'"))
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         page = await uow.products.paginate(Product.id > 0, page=5, page_size=20, count="estimate")
     assert page.total is not None and page.total >= 101
     assert page.has_next is True and page.total_pages >= 6
 
 
 async def test_soft_deleted_rows_are_excluded_in_every_mode(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         for i in range(10):
             note = await uow.notes.create(title=f"n{i}")
             if i < 4:
                 await uow.notes.soft_delete(note.id)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         for mode in ("exact", "estimate", "none"):
             page = await uow.notes.paginate(page_size=4, count=mode)
             assert [n.title for n in page.items] == ["n4", "n5", "n6", "n7"]
@@ -142,14 +121,14 @@ async def test_soft_deleted_rows_are_excluded_in_every_mode(database):
 
 @pytest.mark.parametrize("mode", ["approximate", None, "", True, "EXACT"])
 async def test_an_unknown_count_mode_is_an_invalid_query(database, mode):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         with pytest.raises(InvalidQueryError):
             await uow.products.paginate(count=mode)
 
 
 @pytest.mark.parametrize("mode", ["exact", "estimate", "none"])
 async def test_page_checks_apply_in_every_mode(database, mode):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         with pytest.raises(InvalidQueryError):
             await uow.products.paginate(page=0, count=mode)
         with pytest.raises(InvalidQueryError):

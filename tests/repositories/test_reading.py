@@ -6,8 +6,7 @@ import pytest
 
 from orm_core import InvalidQueryError, NotFoundError, Page
 from tests.models import Membership, Product
-from tests.repositories.shop import ShopUoW, seed_products
-from tests.repositories.statements import recorded
+from tests.support import ShopUoW, recorded, seed_products
 
 
 async def test_get_returns_the_row_or_none(database):
@@ -213,7 +212,7 @@ async def test_paginate_rejects_out_of_bounds_pages_before_sql(database, kwargs)
 
 
 async def test_paginate_honours_a_subclass_max_page_size(database):
-    from tests.repositories.shop import ProductRepository
+    from tests.support import ProductRepository
 
     class SmallPages(ProductRepository):
         max_page_size = 5

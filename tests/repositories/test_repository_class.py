@@ -7,7 +7,7 @@ import pytest
 
 from orm_repositories import AsyncRepository
 from tests.models import Note, Product
-from tests.repositories.shop import ProductRepository, ShopUoW
+from tests.support import ProductRepository, ShopUoW
 
 ModelT = TypeVar("ModelT")
 

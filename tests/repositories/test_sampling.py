@@ -5,17 +5,12 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import delete, event
+from sqlalchemy import delete
 
-from orm_core import InvalidQueryError, UnitOfWork
-from orm_repositories import AsyncRepository, _sampling as sampling
-from tests.models import Membership, Note, Product
-
-
-class UoW(UnitOfWork):
-    products: AsyncRepository[Product]
-    notes: AsyncRepository[Note]
-    memberships: AsyncRepository[Membership]
+from orm_core import InvalidQueryError
+from orm_repositories import _sampling as sampling
+from tests.models import Product
+from tests.support import ShopUoW, recorded
 
 
 def _row(n: int, **extra):
@@ -23,13 +18,13 @@ def _row(n: int, **extra):
 
 
 async def _seed(database, numbers, **extra):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         await uow.products.bulk_create(_row(n, **extra) for n in numbers)
 
 
 async def _keep_only(database, ids):
     """Delete every product whose id is not in `ids` (leaving gaps in the keys)."""
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         await uow.session.execute(delete(Product).where(Product.id.not_in(ids)))
 
 
@@ -40,7 +35,7 @@ def seeded_rng(monkeypatch):
 
 async def test_samples_distinct_matching_rows(database):
     await _seed(database, range(1, 101))
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         rows = await uow.products.sample(10)
         assert len(rows) == 10
         assert len({r.id for r in rows}) == 10
@@ -52,7 +47,7 @@ async def test_samples_distinct_matching_rows(database):
 
 async def test_returns_every_match_when_fewer_than_n_match(database):
     await _seed(database, range(1, 9))
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         rows = await uow.products.sample(50)
         assert sorted(r.id for r in rows) == list(range(1, 9))
         few = await uow.products.sample(10, Product.id > 5)
@@ -60,18 +55,18 @@ async def test_returns_every_match_when_fewer_than_n_match(database):
 
 
 async def test_an_empty_table_or_no_match_gives_nothing(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         assert await uow.products.sample(3) == []
         assert await uow.products.random() is None
     await _seed(database, range(1, 5))
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         assert await uow.products.sample(3, name="nobody") == []
         assert await uow.products.random(name="nobody") is None
 
 
 async def test_random_returns_one_matching_row(database):
     await _seed(database, range(1, 21))
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         row = await uow.products.random(Product.id > 15)
         assert row is not None and row.id > 15
         assert isinstance(await uow.products.random(), Product)
@@ -79,26 +74,21 @@ async def test_random_returns_one_matching_row(database):
 
 async def test_a_sample_of_zero_is_empty_and_runs_no_query(database):
     await _seed(database, range(1, 5))
-    statements = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(database.engine.sync_engine, "before_cursor_execute", listener)
-    try:
-        async with UoW(database) as uow:
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
             assert await uow.products.sample(0) == []
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", listener)
-    assert not [s for s in statements if "products" in s]
+    assert not [s for s in log.sql if "products" in s]
 
 
 @pytest.mark.parametrize("n", [-1, -100, 1.5, "3", None, True])
 async def test_a_negative_or_non_integer_n_is_an_invalid_query(database, n):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         with pytest.raises(InvalidQueryError):
             await uow.products.sample(n)
 
 
 async def test_bad_filters_are_invalid_queries(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         with pytest.raises(InvalidQueryError):
             await uow.products.sample(2, colour="red")
         with pytest.raises(InvalidQueryError):
@@ -106,11 +96,11 @@ async def test_bad_filters_are_invalid_queries(database):
 
 
 async def test_soft_deleted_rows_are_never_sampled(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         notes = [await uow.notes.create(title=f"n{i}") for i in range(12)]
         for note in notes[:9]:
             await uow.notes.soft_delete(note.id)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         for _ in range(5):
             assert {n.id for n in await uow.notes.sample(5)} == {n.id for n in notes[9:]}
         assert len(await uow.notes.with_deleted().sample(12)) == 12
@@ -120,11 +110,11 @@ async def test_soft_deleted_rows_are_never_sampled(database):
 
 
 async def test_a_composite_key_model_is_sampled_too(database):
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         for g in range(3):
             for u in range(4):
                 await uow.memberships.create(group_id=g, user_id=u)
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         rows = await uow.memberships.sample(5, group_id=1)
         assert len(rows) == 4 and {r.group_id for r in rows} == {1}
         assert len({(r.group_id, r.user_id) for r in await uow.memberships.sample(12)}) == 12
@@ -132,7 +122,7 @@ async def test_a_composite_key_model_is_sampled_too(database):
 
 async def test_a_sparse_filter_falls_back_and_still_finds_every_match(database):
     await _seed(database, range(1, 401))
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         rows = await uow.products.sample(5, Product.id.in_([7, 201, 399]))
         assert sorted(r.id for r in rows) == [7, 201, 399]
 
@@ -140,7 +130,7 @@ async def test_a_sparse_filter_falls_back_and_still_finds_every_match(database):
 async def test_keys_with_large_gaps_are_sampled(database):
     await _seed(database, range(1, 301))
     await _keep_only(database, [1, 2, 150, 299, 300])
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         rows = await uow.products.sample(5)
         assert sorted(r.id for r in rows) == [1, 2, 150, 299, 300]
 
@@ -152,7 +142,7 @@ async def test_sampling_is_uniform_even_with_gaps_in_the_keys(database, seeded_r
     await _keep_only(database, kept)
     draws = 1500
     counts: Counter[int] = Counter()
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         for _ in range(draws // 3):
             counts.update(r.id for r in await uow.products.sample(3))
     assert set(counts) == set(kept)
@@ -168,7 +158,7 @@ async def test_random_is_uniform_over_a_filtered_set(database, seeded_rng):
     await _seed(database, range(1, 41))
     await _keep_only(database, [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37])
     counts: Counter[int] = Counter()
-    async with UoW(database) as uow:
+    async with ShopUoW(database) as uow:
         for _ in range(800):
             row = await uow.products.random(Product.id > 10)
             assert row is not None
@@ -183,16 +173,11 @@ async def test_random_is_uniform_over_a_filtered_set(database, seeded_rng):
 @pytest.mark.postgres
 async def test_an_unfiltered_sample_on_postgresql_neither_sorts_nor_scans(database):
     await _seed(database, range(1, 2001))
-    statements: list[str] = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(database.engine.sync_engine, "before_cursor_execute", listener)
-    try:
-        async with UoW(database) as uow:
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
             rows = await uow.products.sample(10)
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", listener)
     assert len(rows) == 10
-    queries = [s for s in statements if "products" in s]
+    queries = [s for s in log.sql if "products" in s]
     assert not any("random()" in s.lower() or "ORDER BY" in s for s in queries)
     # one min/max read of the key index, then primary-key lookups of a few probes
     assert "max(products.id)" in queries[0]

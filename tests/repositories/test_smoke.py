@@ -4,19 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from orm_core import DuplicateError, NotFoundError, UnitOfWork
-from orm_repositories import AsyncRepository
-from tests.models import Account, Note, Product
-
-
-class ProductRepository(AsyncRepository[Product]):
-    pass
-
-
-class ShopUoW(UnitOfWork):
-    products: ProductRepository
-    accounts: AsyncRepository[Account]
-    notes: AsyncRepository[Note]
+from orm_core import DuplicateError, NotFoundError
+from tests.support import ShopUoW
 
 
 async def test_creates_and_reads_back_after_commit(database):

@@ -15,6 +15,8 @@ class NoteRepository(AsyncRepository[Note]):
 
 
 class UoW(UnitOfWork):
+    """Annotates a custom repository, so soft deletion is checked through its own methods."""
+
     notes: NoteRepository
     products: AsyncRepository[Product]
 

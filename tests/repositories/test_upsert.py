@@ -7,29 +7,14 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
-from orm_core import Database, DuplicateError, InvalidQueryError, UnitOfWork, utcnow
+from orm_core import Database, DuplicateError, InvalidQueryError, utcnow
 from orm_repositories import AsyncRepository
-from tests.models import Account, Color, Membership, Note, Product
+from tests.models import Account, Color, Note, Product
+from tests.support import ShopUoW, recorded
 
 MARIADB_URL = "mysql+aiomysql://root@127.0.0.1:3306"
-
-
-class ShopUoW(UnitOfWork):
-    products: AsyncRepository[Product]
-    accounts: AsyncRepository[Account]
-    memberships: AsyncRepository[Membership]
-
-
-def recorded_statements(database: Database) -> list[str]:
-    statements: list[str] = []
-
-    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
-    def _record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    return statements
 
 
 async def seed_product(database: Database, **values) -> Product:
@@ -138,13 +123,15 @@ async def test_upsert_on_a_composite_primary_key(database):
 
 async def test_upsert_is_one_statement(database):
     await seed_product(database)
-    statements = recorded_statements(database)
-    async with ShopUoW(database) as uow:
-        await uow.products.upsert(conflict_fields=["sku"], sku="A-1", name="Z", price=Decimal("1"))
-    upserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
+            await uow.products.upsert(
+                conflict_fields=["sku"], sku="A-1", name="Z", price=Decimal("1")
+            )
+    upserts = log.starting_with("INSERT")
     assert len(upserts) == 1
     assert "ON CONFLICT (sku) DO UPDATE" in upserts[0] and "RETURNING" in upserts[0]
-    assert not [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert not log.starting_with("SELECT")
 
 
 # -- unhappy paths ----------------------------------------------------------------------
@@ -312,20 +299,15 @@ async def test_upsert_many_failure_keeps_none_of_the_call_but_the_unit_goes_on(d
 
 @pytest.mark.postgres
 async def test_upsert_many_sends_one_single_row_statement_per_batch(database):
-    calls = []
-
-    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
-    def _record(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT"):
-            calls.append((statement, executemany, len(parameters)))
-
     rows = [{"sku": f"K{i}", "name": "n", "price": Decimal("1")} for i in range(3_000)]
-    async with ShopUoW(database) as uow:
-        assert await uow.products.upsert_many(rows, conflict_fields=["sku"]) == 3_000
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
+            assert await uow.products.upsert_many(rows, conflict_fields=["sku"]) == 3_000
+    calls = [entry for entry in log.statements if entry[0].startswith("INSERT")]
     assert len(calls) == 1
-    statement, executemany, parameter_sets = calls[0]
-    # one row of placeholders, run by the driver with 3,000 parameter sets
-    assert executemany and parameter_sets == 3_000
+    statement, _, parameter_sets = calls[0]
+    # one row of placeholders, run by the driver as one executemany of 3,000 parameter sets
+    assert parameter_sets == 3_000
     assert "$7" in statement and "$8" not in statement
 
 
@@ -353,30 +335,32 @@ async def test_upsert_on_mariadb_uses_on_duplicate_key_update():
         async with db.engine.begin() as conn:
             await conn.run_sync(Product.__table__.create)
             await conn.run_sync(Account.__table__.create)
-        statements = recorded_statements(db)
-        async with ShopUoW(db) as uow:
-            created = await uow.products.upsert(
-                conflict_fields=["sku"], sku="M-1", name="Maria", price=Decimal("1.25"), stock=1
-            )
-            held_id = created.id
-        async with ShopUoW(db) as uow:
-            held = await uow.products.get_one(held_id)
-            updated = await uow.products.upsert(
-                conflict_fields=["sku"], update_fields=["stock"], sku="M-1", name="no",
-                price=Decimal("1"), stock=8,
-            )  # fmt: skip
-            assert updated is held and (held.stock, held.name) == (8, "Maria")
-            assert held.updated_at >= created.updated_at  # DATETIME keeps whole seconds here
-            rows = [{"sku": f"M-{i}", "name": "bulk", "price": Decimal("2")} for i in range(1, 501)]
-            rows.append({"sku": "M-1", "name": "last", "price": Decimal("3")})
-            assert await uow.products.upsert_many(rows, conflict_fields=["sku"]) == 500
-            account = await uow.accounts.upsert(conflict_fields=["owner"], owner="o", balance=1)
-            account = await uow.accounts.upsert(conflict_fields=["owner"], owner="o", balance=2)
-            assert (account.version, account.balance) == (2, Decimal("2"))
-        async with ShopUoW(db) as uow:
-            assert await uow.products.count() == 500
-            assert (await uow.products.first(sku="M-1")).name == "last"
-        upserts = [s for s in statements if s.upper().startswith("INSERT")]
+        with recorded(db) as log:
+            async with ShopUoW(db) as uow:
+                created = await uow.products.upsert(
+                    conflict_fields=["sku"], sku="M-1", name="Maria", price=Decimal("1.25"), stock=1
+                )
+                held_id = created.id
+            async with ShopUoW(db) as uow:
+                held = await uow.products.get_one(held_id)
+                updated = await uow.products.upsert(
+                    conflict_fields=["sku"], update_fields=["stock"], sku="M-1", name="no",
+                    price=Decimal("1"), stock=8,
+                )  # fmt: skip
+                assert updated is held and (held.stock, held.name) == (8, "Maria")
+                assert held.updated_at >= created.updated_at  # DATETIME keeps whole seconds here
+                rows = [
+                    {"sku": f"M-{i}", "name": "bulk", "price": Decimal("2")} for i in range(1, 501)
+                ]
+                rows.append({"sku": "M-1", "name": "last", "price": Decimal("3")})
+                assert await uow.products.upsert_many(rows, conflict_fields=["sku"]) == 500
+                account = await uow.accounts.upsert(conflict_fields=["owner"], owner="o", balance=1)
+                account = await uow.accounts.upsert(conflict_fields=["owner"], owner="o", balance=2)
+                assert (account.version, account.balance) == (2, Decimal("2"))
+            async with ShopUoW(db) as uow:
+                assert await uow.products.count() == 500
+                assert (await uow.products.first(sku="M-1")).name == "last"
+        upserts = log.starting_with("INSERT")
         assert upserts and all("ON DUPLICATE KEY UPDATE" in s for s in upserts)
     finally:
         async with db.engine.begin() as conn:

@@ -13,8 +13,7 @@ from orm_core import (
     NotFoundError,
 )
 from tests.models import Account, Membership, Product, Ticket
-from tests.repositories.shop import ShopUoW, product_row, seed_products
-from tests.repositories.statements import read_every_column, recorded
+from tests.support import ShopUoW, product_row, read_every_column, recorded, seed_products
 
 
 def assert_utc(value):
