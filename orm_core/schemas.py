@@ -22,17 +22,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, create_model
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, BigInteger, Integer, Numeric, SmallInteger, String
-from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlalchemy import JSON, Integer, Numeric, String
+from sqlalchemy.types import TypeEngine
 
+from orm_core.checkers import impl_type, int_limit
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import FieldInfo, model_info
-
-_INT_BOUNDS: list[tuple[type[TypeEngine[Any]], int]] = [
-    (SmallInteger, 2**15),
-    (BigInteger, 2**63),
-    (Integer, 2**31),
-]
 
 
 def schema_for(
@@ -87,7 +82,7 @@ def _schema(
 
 def _definition(field: FieldInfo, optional: bool) -> tuple[Any, Any]:
     column = field.column
-    type_ = _sql_type(column.type)
+    type_ = impl_type(column.type)
     annotation: Any = Any if isinstance(type_, JSON) else (field.python_type or Any)
     if column.nullable and annotation is not Any:
         annotation = annotation | None
@@ -125,12 +120,7 @@ def _constraints(type_: TypeEngine[Any], python_type: type | None) -> dict[str, 
         if type_.scale is not None:
             found["decimal_places"] = type_.scale
         return found
-    if python_type is int:
-        bound = next((n for t, n in _INT_BOUNDS if isinstance(type_, t)), None)
-        if bound is not None:
-            return {"ge": -bound, "le": bound - 1}
+    if python_type is int and isinstance(type_, Integer):
+        bound = int_limit(type_)
+        return {"ge": -bound, "le": bound - 1}
     return {}
-
-
-def _sql_type(type_: TypeEngine[Any]) -> TypeEngine[Any]:
-    return type_.impl_instance if isinstance(type_, TypeDecorator) else type_

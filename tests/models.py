@@ -90,3 +90,14 @@ class Job(SoftDeleteMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     claimed_by: Mapped[int | None]
     attempts: Mapped[int] = mapped_column(default=0)
+
+
+class Document(SoftDeleteMixin, VersionMixin, TimestampMixin, Base):
+    """Every managed column at once: soft delete, optimistic version, timestamps."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[str] = mapped_column(String(100))
+    views: Mapped[int] = mapped_column(default=0)

@@ -18,7 +18,7 @@ from sqlalchemy import event, inspect
 from orm_core import Database, UnitOfWork
 from orm_core.fields import model_info
 from orm_repositories import AsyncRepository
-from tests.models import Account, Job, Membership, Note, Order, Product, Ticket
+from tests.models import Account, Document, Job, Membership, Note, Order, Product, Ticket
 
 # -- the unit of work -------------------------------------------------------------------
 
@@ -37,6 +37,7 @@ class ShopUoW(UnitOfWork):
     memberships: AsyncRepository[Membership]
     tickets: AsyncRepository[Ticket]
     jobs: AsyncRepository[Job]
+    documents: AsyncRepository[Document]
 
 
 def product_row(n: int, **extra: Any) -> dict[str, Any]:

@@ -12,7 +12,8 @@ OPTIONAL = ["fastapi", "dependency_injector", "typer", "click", "rich", "faker",
 
 def _loaded_after(statement: str) -> set[str]:
     """Top-level packages in `sys.modules` after running `statement` in a fresh interpreter."""
-    probe = f"import sys; {statement}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    listing = "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    probe = f"import sys; {statement}; {listing}"
     completed = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
@@ -46,7 +47,10 @@ def test_building_a_repository_from_a_unit_of_work_imports_no_optional_stack():
 @pytest.mark.parametrize("missing", ["typer", "rich", "alembic"])
 def test_the_orm_command_without_the_cli_extra_says_how_to_install_it(missing):
     # a module set to None in sys.modules cannot be imported, as if it were not installed
-    program = f"import sys; sys.modules[{missing!r}] = None; from orm_repositories.cli import main; main()"
+    program = (
+        f"import sys; sys.modules[{missing!r}] = None; "
+        "from orm_repositories.cli import main; main()"
+    )
     completed = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
     )
