@@ -12,12 +12,14 @@ from orm_core.errors import (
     LockNotAvailableError,
     NotFoundError,
     OrmError,
+    RelationshipNotLoadedError,
     TransactionConflictError,
     TransactionError,
 )
 from orm_core.fields import FieldInfo, ModelInfo, model_info
-from orm_core.lookups import OPERATORS
+from orm_core.lookups import OPERATORS, LookupPath, parse_lookup
 from orm_core.models import NAMING_CONVENTION, Base, SoftDeleteMixin, TimestampMixin, VersionMixin
+from orm_core.ordering import Ordering, build_order_by
 from orm_core.pagination import CursorPage, Page
 from orm_core.retry import retry_transaction
 from orm_core.schemas import schema_for
@@ -40,10 +42,13 @@ __all__ = [
     "FieldInfo",
     "InvalidQueryError",
     "LockNotAvailableError",
+    "LookupPath",
     "ModelInfo",
     "NotFoundError",
+    "Ordering",
     "OrmError",
     "Page",
+    "RelationshipNotLoadedError",
     "SoftDeleteMixin",
     "TimestampMixin",
     "TransactionConflictError",
@@ -51,9 +56,11 @@ __all__ = [
     "UTCDateTime",
     "UnitOfWork",
     "VersionMixin",
+    "build_order_by",
     "changed_fields",
     "diff",
     "model_info",
+    "parse_lookup",
     "retry_transaction",
     "schema_for",
     "to_dict",

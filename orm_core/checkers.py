@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -38,7 +39,27 @@ def impl_type(type_: TypeEngine[Any]) -> TypeEngine[Any]:
     return type_
 
 
-def checker_for(column: Column[Any], py_type: type | None, key: str) -> Checker:
+@dataclass(frozen=True, slots=True)
+class OutOfRange:
+    """A lookup value its column can never hold: beyond its largest (`above`) or smallest value.
+
+    Reads are not validation: a comparison with such a value is decided without the
+    database (`eq` matches nothing, `lt` everything that is not NULL, ...).
+    """
+
+    above: bool
+
+
+def checker_for(
+    column: Column[Any], py_type: type | None, key: str, *, reading: bool = False
+) -> Checker:
+    """Build the check of one column's values: for storing, or (`reading`) for comparing.
+
+    A value to be stored must fit the column; a value to compare with only needs the
+    right type (text longer than the column matches nothing, an integer beyond its
+    range becomes an `OutOfRange`). NUL characters are refused either way, since
+    PostgreSQL cannot take them in text.
+    """
     type_ = impl_type(column.type)
 
     def fail(value: Any, why: str) -> InvalidQueryError:
@@ -64,6 +85,8 @@ def checker_for(column: Column[Any], py_type: type | None, key: str) -> Checker:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise fail(value, "expected an integer")
             if not -limit <= value < limit:
+                if reading:
+                    return OutOfRange(above=value > 0)
                 raise fail(value, "integer out of range for the column")
             return value
 
@@ -93,20 +116,28 @@ def checker_for(column: Column[Any], py_type: type | None, key: str) -> Checker:
             if not number.is_finite():
                 raise fail(value, "expected a finite number")
             if bound is not None and abs(number) >= bound:
+                if reading:
+                    return OutOfRange(above=number > 0)
                 raise fail(value, f"out of range for NUMERIC({precision}, {scale})")
             return value
 
         return check_number
     if py_type is str:
         length = getattr(type_, "length", None) if isinstance(type_, String) else None
+        if reading:
+            length = None
 
         def check_str(value: Any) -> Any:
             if type(value) is str and (length is None or len(value) <= length):
+                if "\x00" in value:
+                    raise fail(value, "text cannot hold a NUL character")
                 return value
             if not isinstance(value, str):
                 raise fail(value, "expected a string")
             if length is not None and len(value) > length:
                 raise fail(value, f"longer than {length} characters")
+            if "\x00" in value:
+                raise fail(value, "text cannot hold a NUL character")
             return value
 
         return check_str

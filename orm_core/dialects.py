@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -39,6 +41,8 @@ from orm_core.translate import translating
 Assignments = Callable[[Any], dict[Any, Any]]
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
+# past this many values an IN list is rendered inline (a statement's bind parameters are capped)
+INLINE_IN_THRESHOLD = 10_000
 READ_ONLY_OPTION = "orm_read_only"
 
 
@@ -104,9 +108,19 @@ class Backend:
         """The database's uniform random-number function."""
         return func.random()
 
-    def key_in(self, column: Any, keys: Sequence[Any]) -> ColumnElement[bool]:
-        """Match `column` against a list of keys."""
-        return column.in_(keys)  # type: ignore[no-any-return]
+    def value_in(self, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+        """Match `column` against a list of values (keys, or an `in` lookup).
+
+        A list longer than the bind-parameter limit allows is rendered inline at
+        execution time, as typed and escaped literals.
+        """
+        if len(values) <= INLINE_IN_THRESHOLD:
+            return column.in_(values)  # type: ignore[no-any-return]
+        inline = bindparam(
+            "values", list(values), type_=column.type, unique=True, expanding=True,
+            literal_execute=True,
+        )  # fmt: skip
+        return column.in_(inline)  # type: ignore[no-any-return]
 
     def order_terms(
         self, column: Any, *, descending: bool, nullable: bool
@@ -192,12 +206,12 @@ class PostgresqlBackend(Backend):
             options["postgresql_readonly"] = True
         return options
 
-    def key_in(self, column: Any, keys: Sequence[Any]) -> ColumnElement[bool]:
-        # one array parameter keeps the SQL text constant, so one prepared statement
-        # serves every list length
-        if _python_type(column) not in _ARRAY_KEY_TYPES:
-            return super().key_in(column, keys)
-        array = bindparam("key_list", list(keys), type_=ARRAY(column.type), unique=True)
+    def value_in(self, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+        # one array parameter: the SQL text stays constant (one prepared statement
+        # serves every list length) and no value is ever written into it
+        if _python_type(column) not in _ARRAY_TYPES:
+            return super().value_in(column, values)
+        array = bindparam("values", list(values), type_=ARRAY(column.type), unique=True)
         return column == any_(array)  # type: ignore[no-any-return]
 
     async def copy_records(
@@ -299,7 +313,7 @@ class MysqlBackend(Backend):
         return statement.on_duplicate_key_update({first: first})
 
 
-_ARRAY_KEY_TYPES = (int, str, uuid.UUID)
+_ARRAY_TYPES = (int, str, uuid.UUID, Decimal, float, bool, date)
 
 
 def _python_type(column: Any) -> type | None:

@@ -13,6 +13,7 @@ translated at one point (`orm_core.translate.translating`) so none reaches the c
     ├── TransactionError
     ├── TransactionConflictError
     ├── CommitUnknownError
+    ├── RelationshipNotLoadedError
     └── DatabaseError
         └── DatabaseUnavailableError
 """
@@ -79,3 +80,7 @@ class DatabaseError(OrmError):
 
 class DatabaseUnavailableError(DatabaseError):
     """The database cannot be reached, or no pooled connection was free in time."""
+
+
+class RelationshipNotLoadedError(OrmError):
+    """A relationship that was not loaded was touched; load it with `load=` on the read."""

@@ -54,6 +54,7 @@ class FieldInfo:
     is_json: bool = False
     scale: int | None = None
     store: Checker = field(default=lambda value: value, compare=False)
+    compare: Checker = field(default=lambda value: value, compare=False)
     default: Default | None = None
     # False when an omitted value needs SQL to compute (a sequence, a SQL expression,
     # a default reading the execution context): only a real INSERT can fill it in
@@ -160,6 +161,7 @@ def _field(model: type, key: str, column: Column[Any]) -> FieldInfo:
         is_json=isinstance(impl_type(column.type), JSON),
         scale=scale,
         store=_storer(key, check, scale, required=required, column=column),
+        compare=checker_for(column, py_type, key, reading=True),
         default=default,
         python_default_only=python_only,
         onupdate=onupdate,
@@ -210,6 +212,17 @@ def check_value(field: FieldInfo, value: Any) -> Any:
     if value is None or is_sql(value):
         return value
     return field.check(value)
+
+
+def compared_value(field: FieldInfo, value: Any) -> Any:
+    """Check a value a lookup compares `field` with; `OutOfRange` when no row can hold it.
+
+    Raises:
+        InvalidQueryError: a value of the wrong type, or text holding a NUL character.
+    """
+    if value is None or is_sql(value):
+        return value
+    return field.compare(value)
 
 
 def storable_value(field: FieldInfo, value: Any) -> Any:
@@ -285,7 +298,11 @@ def _storer(
         length = type_.length
 
         def store_str(value: Any) -> Any:
-            if type(value) is str and (length is None or len(value) <= length):
+            if (
+                type(value) is str
+                and (length is None or len(value) <= length)
+                and "\x00" not in value
+            ):
                 return value
             return general(value)
 

@@ -1,78 +1,245 @@
-"""Turn `field__op=value` lookups and `order_by` specs into SQL expressions.
+"""Turn `field__op=value` lookups, relationship paths included, into SQL conditions.
 
-Every name and value is checked against the model first, so a typo or a value of
-the wrong type fails with `InvalidQueryError` before any SQL runs.
+A key walks relationships before its field and operator: `author__username="jake"`,
+`tags__name__in=[...]`, `comments__author__username__icontains="ja"`. Every step is an
+EXISTS (`has()` for to-one, `any()` for collections), so a row never comes back twice.
+As in Django's `filter()`, the lookups of one call that go through the same collection
+must hold for the same related row; `ne` and `not_in` through a collection mean "no
+related row equals" (Django's `exclude`). Every name and value is checked against the
+models first, so a typo or a value of the wrong type fails before any SQL runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, not_
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
+from sqlalchemy import inspect as orm_inspect
+from sqlalchemy.orm import Mapper, RelationshipProperty
 
+from orm_core.checkers import OutOfRange
 from orm_core.errors import InvalidQueryError
-from orm_core.fields import FieldInfo, ModelInfo, check_value, is_sql, model_info
+from orm_core.fields import FieldInfo, compared_value, model_info
 
 OPERATORS: tuple[str, ...] = (
     "eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "icontains",
-    "startswith", "istartswith", "endswith", "iendswith", "isnull", "between",
+    "startswith", "istartswith", "endswith", "iendswith", "isnull", "between", "iexact",
 )  # fmt: skip
 _TEXT_OPERATORS = frozenset(
     {"contains", "icontains", "startswith", "istartswith", "endswith", "iendswith"}
 )
-_SEPARATOR = "__"
-INLINE_IN_THRESHOLD = 10_000
+_NEGATED = {"ne": "eq", "not_in": "in"}
+SEPARATOR = "__"
+
+RelatedCriteria = Callable[[type], list[ColumnElement[bool]]]
+ValueIn = Callable[[Any, Sequence[Any]], ColumnElement[bool]]
 
 
-def split_lookup(info: ModelInfo, key: str) -> tuple[FieldInfo, str]:
-    """Split `price__gt` into the `price` field and the `gt` operator."""
-    if key in info.fields:
-        return info.fields[key], "eq"
-    name, sep, op = key.rpartition(_SEPARATOR)
-    if not sep:
-        return info.field(key), "eq"
-    field = info.field(name)
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One relationship a lookup walks: its attribute on the parent and the related class."""
+
+    key: str
+    attribute: Any
+    target: type
+    collection: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LookupPath:
+    """A parsed lookup key: relationships walked, the field reached (None: a relationship), op."""
+
+    model: type
+    steps: tuple[Step, ...]
+    field: FieldInfo | None
+    op: str
+
+    @property
+    def name(self) -> str:
+        """The key without its operator (`author__username`)."""
+        parts = [s.key for s in self.steps] + ([self.field.key] if self.field else [])
+        return SEPARATOR.join(parts)
+
+
+def _in_list(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    return column.in_(values)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class LookupContext:
+    """What building conditions needs besides the model.
+
+    `related` gives the criteria every related row must meet (the repository's scope:
+    soft delete, tenants); `value_in` binds an IN list the way the backend does it best.
+    """
+
+    related: RelatedCriteria = field(default=lambda model: [])
+    value_in: ValueIn = _in_list
+
+
+_PATHS: dict[tuple[type, str], LookupPath] = {}
+
+
+def parse_lookup(model: type, key: str) -> LookupPath:
+    """Parse `author__username__icontains` against the models (cached per model and key).
+
+    Raises:
+        InvalidQueryError: an unknown relationship, field or operator.
+    """
+    cached = _PATHS.get((model, key))
+    if cached is None:
+        cached = _PATHS[(model, key)] = _parse(model, key)
+    return cached
+
+
+def _parse(model: type, key: str) -> LookupPath:
+    segments = key.split(SEPARATOR)
+    current = model
+    steps: list[Step] = []
+    for index, segment in enumerate(segments):
+        info = model_info(current)
+        rest = segments[index + 1 :]
+        if segment in info.fields:
+            if len(rest) > 1:
+                raise _unknown_operator(key, SEPARATOR.join(rest))
+            op = rest[0] if rest else "eq"
+            _check_operator(key, op)
+            return LookupPath(model, tuple(steps), info.fields[segment], op)
+        step = relationship_step(current, segment)
+        if step is None:
+            raise InvalidQueryError(
+                f"unknown field or relationship {segment!r} for {current.__name__} in {key!r}",
+                {
+                    "model": current.__name__,
+                    "field": segment,
+                    "allowed": sorted([*info.fields, *info.relationships]),
+                },
+            )
+        steps.append(step)
+        current = step.target
+        if rest == ["isnull"]:
+            return LookupPath(model, tuple(steps), None, "isnull")
+        if not rest or (len(rest) == 1 and rest[0] in OPERATORS):
+            field_path = SEPARATOR.join([*segments[: index + 1], "id"])
+            raise InvalidQueryError(
+                f"{key!r} compares a relationship: name one of its fields "
+                f"(such as {field_path!r}) or use isnull",
+                {"lookup": key},
+            )
+    raise InvalidQueryError(f"empty lookup {key!r}")  # pragma: no cover - the loop decides
+
+
+def relationship_step(model: type, key: str) -> Step | None:
+    """The relationship `key` of `model` as a lookup step, or None when there is none."""
+    mapper: Mapper[Any] = orm_inspect(model)
+    prop = mapper._props.get(key)
+    if not isinstance(prop, RelationshipProperty):
+        return None
+    target = prop.entity.class_
+    return Step(key, getattr(model, key), target, bool(prop.uselist))
+
+
+def _check_operator(key: str, op: str) -> None:
     if op not in OPERATORS:
-        raise InvalidQueryError(
-            f"unknown operator {op!r} in {key!r}", {"operator": op, "allowed": list(OPERATORS)}
-        )
-    return field, op
+        raise _unknown_operator(key, op)
 
 
-def build_filters(model: type, lookups: Mapping[str, Any]) -> list[ColumnElement[bool]]:
-    """Return one SQL condition per lookup; they are meant to be AND-ed."""
-    info = model_info(model)
-    conditions: list[ColumnElement[bool]] = []
-    for key, value in lookups.items():
-        field, op = split_lookup(info, key)
-        if op == "eq" and isinstance(value, Mapping) and _is_operator_dict(field, value):
-            for inner_op, inner_value in value.items():
-                conditions.append(condition(field, inner_op, inner_value))
-        else:
-            conditions.append(condition(field, op, value))
-    return conditions
-
-
-def _is_operator_dict(field: FieldInfo, value: Mapping[Any, Any]) -> bool:
-    if not value:
-        raise InvalidQueryError(f"empty operator mapping for {field.key!r}")
-    unknown = [k for k in value if k not in OPERATORS]
-    if not unknown:
-        return True
-    if field.python_type is dict:
-        return False  # a JSON column compared with a dict value
-    raise InvalidQueryError(
-        f"unknown operator {unknown[0]!r} for {field.key!r}",
-        {"operator": unknown[0], "allowed": list(OPERATORS)},
+def _unknown_operator(key: str, op: str) -> InvalidQueryError:
+    return InvalidQueryError(
+        f"unknown operator {op!r} in {key!r}", {"operator": op, "allowed": list(OPERATORS)}
     )
 
 
-def condition(field: FieldInfo, op: str, value: Any) -> ColumnElement[bool]:
+def build_filters(
+    model: type, lookups: Mapping[str, Any], context: LookupContext | None = None
+) -> list[ColumnElement[bool]]:
+    """Return the SQL conditions of `lookups` on `model`; they are meant to be AND-ed."""
+    context = context or LookupContext()
+    items: list[tuple[LookupPath, Any]] = []
+    for key, value in lookups.items():
+        path = parse_lookup(model, key)
+        if path.op == "eq" and isinstance(value, Mapping) and _is_operator_dict(path, value):
+            for op, inner in value.items():
+                items.append((replace(path, op=op), inner))
+        else:
+            items.append((path, value))
+    return _conditions(items, 0, context)
+
+
+def _is_operator_dict(path: LookupPath, value: Mapping[Any, Any]) -> bool:
+    if not value:
+        raise InvalidQueryError(f"empty operator mapping for {path.name!r}")
+    unknown = [k for k in value if k not in OPERATORS]
+    if not unknown:
+        return True
+    if path.field is not None and path.field.python_type is dict:
+        return False  # a JSON column compared with a dict value
+    raise _unknown_operator(path.name, str(unknown[0]))
+
+
+def _conditions(
+    items: list[tuple[LookupPath, Any]], depth: int, context: LookupContext
+) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    groups: dict[str, list[tuple[LookupPath, Any]]] = {}
+    for path, value in items:
+        if len(path.steps) == depth:
+            assert path.field is not None
+            found.append(condition(path.field, path.op, value, context))
+        elif len(path.steps) == depth + 1 and path.field is None:
+            found.append(_relationship_condition(path.steps[depth], path, value, context))
+        else:
+            groups.setdefault(path.steps[depth].key, []).append((path, value))
+    for group in groups.values():
+        step = group[0][0].steps[depth]
+        first_collection = step.collection and not any(
+            s.collection for s in group[0][0].steps[:depth]
+        )
+        negated, missing, held = [], [], []
+        for path, value in group:
+            if first_collection and path.op in _NEGATED:
+                negated.append((path, value))
+            elif path.op == "isnull" and value is True:
+                missing.append((path, value))
+            else:
+                held.append((path, value))
+        if held:
+            found.append(_exists(step, _conditions(held, depth + 1, context), context))
+        for path, value in negated:
+            flipped = [(replace(path, op=_NEGATED[path.op]), value)]
+            found.append(not_(_exists(step, _conditions(flipped, depth + 1, context), context)))
+        for item in missing:
+            # as a LEFT JOIN would: no related row at all, or one whose value is NULL
+            inner = _exists(step, _conditions([item], depth + 1, context), context)
+            found.append(or_(not_(_exists(step, [], context)), inner))
+    return found
+
+
+def _exists(
+    step: Step, conditions: list[ColumnElement[bool]], context: LookupContext
+) -> ColumnElement[bool]:
+    criteria = and_(true(), *conditions, *context.related(step.target))
+    method = step.attribute.any if step.collection else step.attribute.has
+    return method(criteria)  # type: ignore[no-any-return]
+
+
+def _relationship_condition(
+    step: Step, path: LookupPath, value: Any, context: LookupContext
+) -> ColumnElement[bool]:
+    if not isinstance(value, bool):
+        raise InvalidQueryError(f"{path.name}__isnull takes True or False")
+    exists = _exists(step, [], context)
+    return not_(exists) if value else exists
+
+
+def condition(
+    field: FieldInfo, op: str, value: Any, context: LookupContext | None = None
+) -> ColumnElement[bool]:
     """Build the SQL condition for one field, operator and value."""
     if op not in OPERATORS:
-        raise InvalidQueryError(f"unknown operator {op!r}", {"allowed": list(OPERATORS)})
+        raise _unknown_operator(field.key, op)
     column = field.attribute
     if field.is_json and op != "isnull" and not (op in ("eq", "ne") and value is None):
         raise InvalidQueryError(
@@ -83,22 +250,25 @@ def condition(field: FieldInfo, op: str, value: Any) -> ColumnElement[bool]:
         if not isinstance(value, bool):
             raise InvalidQueryError(f"{field.key}__isnull takes True or False")
         return column.is_(None) if value else column.is_not(None)
-    if op in _TEXT_OPERATORS:
+    if op in _TEXT_OPERATORS or op == "iexact":
         return _text_condition(field, op, value)
     if op in ("in", "not_in"):
-        values = _sequence(field, op, value)
-        clause = column.in_(_in_values(field, values))
+        values = [v for v in _sequence(field, op, value) if not isinstance(v, OutOfRange)]
+        if not values:
+            return false() if op == "in" else true()
+        clause = (context or LookupContext()).value_in(column, values)
         return not_(clause) if op == "not_in" else clause
     if op == "between":
-        low, high = _pair(field, value)
-        return and_(column >= low, column <= high)
+        return _between(field, value)
     if value is None:
         if op == "eq":
             return column.is_(None)
         if op == "ne":
             return column.is_not(None)
         raise InvalidQueryError(f"{field.key}__{op} does not take None")
-    value = check_value(field, value)
+    value = compared_value(field, value)
+    if isinstance(value, OutOfRange):
+        return _decided(column, op, value)
     builders: dict[str, Callable[[Any], ColumnElement[bool]]] = {
         "eq": column.__eq__,
         "ne": column.__ne__,
@@ -110,11 +280,27 @@ def condition(field: FieldInfo, op: str, value: Any) -> ColumnElement[bool]:
     return builders[op](value)
 
 
+def _decided(column: Any, op: str, value: OutOfRange) -> ColumnElement[bool]:
+    """A comparison with a value no row can hold, answered without the database."""
+    holds = {
+        "eq": False,
+        "ne": True,
+        "gt": not value.above,
+        "gte": not value.above,
+        "lt": value.above,
+        "lte": value.above,
+    }[op]
+    return column.is_not(None) if holds else false()
+
+
 def _text_condition(field: FieldInfo, op: str, value: Any) -> ColumnElement[bool]:
     if not field.is_string:
         raise InvalidQueryError(f"{op} needs a text field; {field.key!r} is not one")
     if not isinstance(value, str):
         raise InvalidQueryError(f"{field.key}__{op} takes a string")
+    compared_value(field, value)  # refuses NUL characters
+    if op == "iexact":
+        return func.lower(field.attribute) == func.lower(value)
     method = getattr(field.attribute, op)
     result: ColumnElement[bool] = method(value, autoescape=True)
     return result
@@ -123,54 +309,24 @@ def _text_condition(field: FieldInfo, op: str, value: Any) -> ColumnElement[bool
 def _sequence(field: FieldInfo, op: str, value: Any) -> list[Any]:
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise InvalidQueryError(f"{field.key}__{op} takes a list of values")
-    return [check_value(field, v) for v in value]
+    return [compared_value(field, v) for v in value]
 
 
-def _in_values(field: FieldInfo, values: list[Any]) -> Any:
-    """Bind an IN list; a very long one is rendered inline at execution time.
-
-    Drivers cap the bind parameters of one statement (32,767 for asyncpg), so a
-    list past `INLINE_IN_THRESHOLD` is sent as typed, escaped literals instead.
-    """
-    if len(values) <= INLINE_IN_THRESHOLD:
-        return values
-    return bindparam(
-        f"{field.key}_in",
-        values,
-        type_=field.column.type,
-        unique=True,
-        expanding=True,
-        literal_execute=True,
-    )
-
-
-def _pair(field: FieldInfo, value: Any) -> tuple[Any, Any]:
+def _between(field: FieldInfo, value: Any) -> ColumnElement[bool]:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) != 2:
         raise InvalidQueryError(f"{field.key}__between takes a (low, high) pair")
     low, high = value
     if low is None or high is None:
         raise InvalidQueryError(f"{field.key}__between bounds must not be None")
-    return check_value(field, low), check_value(field, high)
-
-
-def build_order_by(model: type, order_by: Any) -> list[ColumnElement[Any]]:
-    """Turn `"price"`, `"-price"`, a list of those, or SQL expressions into ORDER BY terms."""
-    if order_by is None:
-        return []
-    items = order_by if isinstance(order_by, list | tuple) else [order_by]
-    info = model_info(model)
-    terms: list[ColumnElement[Any]] = []
-    for item in items:
-        if isinstance(item, str):
-            name = item.strip()
-            descending = name.startswith("-")
-            name = name.lstrip("+-")
-            if not name:
-                raise InvalidQueryError("empty order_by field")
-            attribute = info.field(name).attribute
-            terms.append(attribute.desc() if descending else attribute.asc())
-        elif isinstance(item, ClauseElement) or is_sql(item):
-            terms.append(item)
-        else:
-            raise InvalidQueryError(f"order_by takes field names or SQL expressions, not {item!r}")
-    return terms
+    low, high = compared_value(field, low), compared_value(field, high)
+    column = field.attribute
+    if (isinstance(low, OutOfRange) and low.above) or (
+        isinstance(high, OutOfRange) and not high.above
+    ):
+        return false()
+    bounds = []
+    if not isinstance(low, OutOfRange):
+        bounds.append(column >= low)
+    if not isinstance(high, OutOfRange):
+        bounds.append(column <= high)
+    return and_(*bounds) if bounds else column.is_not(None)

@@ -1,6 +1,7 @@
 """The declarative base, its type map, and the column mixins.
 
-Models stay plain: they declare columns and relationships, never queries.
+Models stay plain: they declare columns and relationships, never queries. A
+relationship of a `Base` model never loads on access (see `orm_core.relationships`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import JSON, MetaData, Numeric, Uuid
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
+from orm_core.relationships import raise_when_not_loaded
 from orm_core.types import UTCDateTime, utcnow
 
 NAMING_CONVENTION: dict[str, str] = {
@@ -38,6 +40,9 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         enum.Enum: SAEnum(enum.Enum, native_enum=False, length=50),
     }
+
+
+raise_when_not_loaded(Base)
 
 
 class TimestampMixin:

@@ -45,6 +45,7 @@ _SQLSTATE_EXACT: dict[str, type[OrmError]] = {
     "57P01": DatabaseUnavailableError,
     "57P02": DatabaseUnavailableError,
     "57P03": DatabaseUnavailableError,
+    "25006": TransactionError,
 }
 _SQLSTATE_CLASS: dict[str, type[OrmError]] = {
     "23": ConstraintError,
@@ -83,6 +84,7 @@ _MESSAGES: dict[type[OrmError], str] = {
     DatabaseError: "the database operation failed",
     ConcurrentModificationError: "the row was modified or deleted by another transaction",
     CommitUnknownError: "the connection was lost during COMMIT; the outcome is unknown",
+    TransactionError: "a read-only unit of work cannot write or lock rows",
 }
 
 

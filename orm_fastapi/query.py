@@ -22,12 +22,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
-from orm_core import FieldInfo, InvalidQueryError, model_info
+from orm_core import FieldInfo, InvalidQueryError, parse_lookup
 
 _ORDERED = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between")
 _TEXT = (
     "eq", "ne", "in", "not_in", "contains", "icontains",
-    "startswith", "istartswith", "endswith", "iendswith",
+    "startswith", "istartswith", "endswith", "iendswith", "iexact",
 )  # fmt: skip
 _OPERATORS_BY_TYPE: dict[type, tuple[str, ...]] = {
     int: _ORDERED,
@@ -98,19 +98,22 @@ class FilterParam:
 def filter_params(model: type, fields: Iterable[str]) -> list[FilterParam]:
     """Return the query parameters for filtering `model` on `fields`.
 
+    A field may walk relationships (`author__username`, `tags__name`).
+
     Raises:
-        InvalidQueryError: a field is not a column of `model`.
+        InvalidQueryError: a name that is not a field of `model` or of a related model.
     """
-    info = model_info(model)
     params: list[FilterParam] = []
     for name in fields:
-        field = info.field(name)
-        py_type = field.python_type
-        operators = _operators_for(py_type)
-        if field.column.nullable:
+        path = parse_lookup(model, name)
+        if path.field is None or path.op != "eq" or path.name != name:
+            raise InvalidQueryError(f"filter field {name!r} must name a field", {"field": name})
+        field = path.field
+        operators = _operators_for(field.python_type)
+        if field.column.nullable or path.steps:
             operators = (*operators, "isnull")
         for op in operators:
-            params.append(_param(field, op))
+            params.append(_param(name, field, op))
     return params
 
 
@@ -189,17 +192,15 @@ def _query_type(py_type: type | None) -> Any:
     return str
 
 
-def _param(field: FieldInfo, op: str) -> FilterParam:
-    name = field.key if op == "eq" else f"{field.key}__{op}"
+def _param(path: str, field: FieldInfo, op: str) -> FilterParam:
+    name = path if op == "eq" else f"{path}__{op}"
     value_type = _query_type(field.python_type)
     if op == "isnull":
-        return FilterParam(
-            name, field.key, op, bool, bool, f"`{field.key}` is (true) or is not null"
-        )
+        return FilterParam(name, path, op, bool, bool, f"`{path}` is (true) or is not null")
     if op in _MULTI:
         shape = "low,high" if op == "between" else "comma-separated values"
-        return FilterParam(name, field.key, op, str, value_type, f"`{field.key}` {op} ({shape})")
-    return FilterParam(name, field.key, op, value_type, value_type, f"`{field.key}` {op}")
+        return FilterParam(name, path, op, str, value_type, f"`{path}` {op} ({shape})")
+    return FilterParam(name, path, op, value_type, value_type, f"`{path}` {op}")
 
 
 @cache

@@ -14,7 +14,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from pydantic import BaseModel, create_model
 
-from orm_core import InvalidQueryError, ModelInfo, NotFoundError, UnitOfWork, model_info
+from orm_core import (
+    InvalidQueryError,
+    ModelInfo,
+    NotFoundError,
+    UnitOfWork,
+    build_order_by,
+    model_info,
+)
 from orm_fastapi.etags import check_if_match, etag_for, matches
 from orm_fastapi.handlers import ERROR_RESPONSES
 from orm_fastapi.health import CONTAINER_STATE_KEY
@@ -27,7 +34,7 @@ from orm_fastapi.query import (
     parse_filters,
     parse_order_by,
 )
-from orm_repositories import AsyncRepository
+from orm_repositories import AsyncRepository, Load, loader_options
 
 JSON = "application/json"
 
@@ -44,6 +51,7 @@ def crud_router(
     order_fields: Iterable[str] = (),
     max_page_size: int = 100,
     tags: Sequence[str] | None = None,
+    load: Load = None,
 ) -> APIRouter:
     """Build list, get, create (201), patch and delete (204) endpoints under `prefix`.
 
@@ -51,10 +59,12 @@ def crud_router(
     `unit_of_work` is a provider (or any zero-argument callable) making a unit of work.
     Models with a version column answer with an `ETag`, honour `If-Match` on patch and
     delete (412 when stale) and `If-None-Match` on get (304). Soft-deletable models
-    are soft-deleted.
+    are soft-deleted. Filter and order fields may walk relationships
+    (`author__username`; ordering through to-one relationships only); `load` names the
+    relationships the read schema shows, loaded for every answer that carries an entity.
 
     Raises:
-        InvalidQueryError: a filter or order field is not a column of the model.
+        InvalidQueryError: an unknown filter or order field, or a bad `load`.
     """
     repository_class = repository_of(repository)
     model = repository_class.model
@@ -67,7 +77,8 @@ def crud_router(
         raise ValueError("max_page_size must be at least 1")
     orders = list(order_fields)
     for name in orders:
-        info.field(name)
+        build_order_by(model, name)
+    loader_options(model, load)  # a bad path fails here, not on the first request
     endpoints = _Endpoints(
         repository=repository_class,
         info=info,
@@ -78,6 +89,7 @@ def crud_router(
         filters=filter_params(model, filter_fields),
         order_fields=orders,
         version=info.version.key if info.version is not None else None,
+        load=load,
         name=prefix.strip("/").replace("/", "_") or model.__name__.lower(),
     )
     return endpoints.router(prefix, max_page_size, list(tags) if tags else None)
@@ -148,6 +160,7 @@ class _Endpoints:
         self.order_fields: list[str] = settings["order_fields"]
         self.version: str | None = settings["version"]
         self.name: str = settings["name"]
+        self.load: Load = settings["load"]
         self.soft_delete = self.info.soft_delete is not None
         self.known_params = PAGINATION_PARAMS | {p.name for p in self.filters}
         self.page_schema = create_model(
@@ -229,7 +242,7 @@ class _Endpoints:
         ordering = parse_order_by(order_by, self.order_fields)
         async with self.make_uow(request) as uow:
             result = await uow.repository(self.repository).paginate(
-                page=page, page_size=page_size, order_by=ordering, **lookups
+                page=page, page_size=page_size, order_by=ordering, load=self.load, **lookups
             )
             body = self.page_schema(
                 items=[self._read(entity) for entity in result.items],
@@ -246,7 +259,7 @@ class _Endpoints:
         self, request: Request, item_id: Any, if_none_match: str | None = None
     ) -> Response:
         async with self.make_uow(request) as uow:
-            entity = await uow.repository(self.repository).get_one(item_id)
+            entity = await uow.repository(self.repository).get_one(item_id, load=self.load)
             body = self._read(entity)
         headers = self._etag(entity)
         if (
@@ -260,7 +273,11 @@ class _Endpoints:
     async def create_item(self, request: Request, payload: BaseModel) -> Response:
         values = self._values(payload, partial=False)
         async with self.make_uow(request) as uow:
-            entity = await uow.repository(self.repository).create(**values)
+            repo = uow.repository(self.repository)
+            entity = await repo.create(**values)
+            if self.load is not None:
+                pk = getattr(entity, self.info.primary_key[0].key)
+                entity = await repo.get_one(pk, load=self.load)
             body = self._read(entity)
         pk = getattr(entity, self.info.primary_key[0].key)
         headers = {
@@ -275,11 +292,11 @@ class _Endpoints:
         values = self._values(payload, partial=True)
         async with self.make_uow(request) as uow:
             repo = uow.repository(self.repository)
-            entity = await repo.get_one(item_id)
+            entity = await repo.get_one(item_id, load=self.load)
             if self.version:
                 check_if_match(if_match, entity, self.version)
             if values:
-                # the flush's version check makes the If-Match check atomic
+                # the UPDATE checks the version it read, so the If-Match check is atomic
                 entity = await repo.update_fields(entity, **values)
             body = self._read(entity)
         return Response(body.model_dump_json(), media_type=JSON, headers=self._etag(entity))

@@ -11,10 +11,15 @@ from fastapi import FastAPI
 
 from orm_fastapi.handlers import register_error_handlers
 from orm_fastapi.health import CONTAINER_STATE_KEY, health_router
+from orm_fastapi.wiring import check_wired
 
 
 def setup_orm(app: FastAPI, container: Any, *, modules: Iterable[ModuleType | str] = ()) -> None:
     """Wire `container` into `modules`, register the error handlers and the health router.
+
+    A module whose injected parameters dependency-injector cannot see (string
+    annotations) is refused with a `TypeError` naming the function, rather than
+    served with the markers in place of the dependencies.
 
     The database is disposed when the application shuts down: the application's
     own lifespan runs first and is wrapped, never replaced.
@@ -22,6 +27,7 @@ def setup_orm(app: FastAPI, container: Any, *, modules: Iterable[ModuleType | st
     modules = list(modules)
     if modules:
         container.wire(modules=modules)
+        check_wired(modules)
     setattr(app.state, CONTAINER_STATE_KEY, container)
     register_error_handlers(app)
     app.include_router(health_router)

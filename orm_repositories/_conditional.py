@@ -16,6 +16,7 @@ from orm_core.errors import ConcurrentModificationError, InvalidQueryError
 from orm_core.lookups import build_filters
 from orm_repositories._keys import pk_of_values, pk_value
 from orm_repositories._reload import ensure_loaded
+from orm_repositories._select import lookup_context
 from orm_repositories._target import Target, flush
 from orm_repositories._update import update_one
 from orm_repositories._values import check_values, reject_version
@@ -32,7 +33,8 @@ async def update_if(
         raise InvalidQueryError("update_if needs at least one value to set")
     checked = check_values(target.info, values, allow_pk=False)
     reject_version(target.info, checked)
-    entity = await update_one(target, ident, checked, build_filters(target.model, conditions))
+    found = build_filters(target.model, conditions, lookup_context(target))
+    entity = await update_one(target, ident, checked, found)
     return entity is not None, entity
 
 

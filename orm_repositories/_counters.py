@@ -16,7 +16,7 @@ from sqlalchemy import bindparam
 
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import FieldInfo, check_value, is_sql
-from orm_repositories._keys import pk_value
+from orm_repositories._keys import matches_nothing, pk_value
 from orm_repositories._managed import managed_values
 from orm_repositories._target import Target
 from orm_repositories._update import SYNCED, run_update_one, update_statement
@@ -40,6 +40,8 @@ async def add_to(
     params: dict[str, Any] = {"amount": amount}
     if bound is not None:
         params["bound"] = _checked_number(field, "max_value" if sign > 0 else "min_value", bound)
+    if matches_nothing(ident):
+        return None
     statement, bound_managed = _statement(target, field, sign, bound is not None, touch)
     managed = managed_values(target.info, {field.key}, touch=touch)
     params.update({f"set_{k}": managed[k] for k in bound_managed})

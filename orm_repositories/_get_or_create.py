@@ -14,7 +14,7 @@ from orm_core.lookups import OPERATORS
 from orm_repositories._insert import add
 from orm_repositories._locking import locked
 from orm_repositories._reads import first
-from orm_repositories._select import ordering, select_entities
+from orm_repositories._select import ordered, select_entities
 from orm_repositories._target import Target, fetch_first
 from orm_repositories._update import update_entity
 from orm_repositories._values import check_values
@@ -63,7 +63,7 @@ def _creation_values(
 
 
 async def _first_locked(target: Target, lookups: Mapping[str, Any]) -> Any:
-    statement = select_entities(target, (), lookups).order_by(*ordering(target, None)).limit(1)
+    statement = ordered(target, select_entities(target, (), lookups), None).limit(1)
     return await fetch_first(target, locked(target, statement, False, False))
 
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, tuple_
+from sqlalchemy import ColumnElement, and_, false, tuple_
 
+from orm_core.checkers import OutOfRange
 from orm_core.errors import InvalidQueryError
-from orm_core.fields import ModelInfo, check_value
+from orm_core.fields import ModelInfo, compared_value
 from orm_repositories._target import Target
 
 
 def pk_value(info: ModelInfo, ident: Any) -> Any:
     """Check an id (a tuple for composite keys) against the key's types.
+
+    Reads are not validation: an id of the right type that no row can hold (an
+    integer beyond the column's range) is returned as an `OutOfRange`, which
+    matches nothing.
 
     Raises:
         InvalidQueryError: a value of the wrong type or shape.
@@ -22,26 +27,34 @@ def pk_value(info: ModelInfo, ident: Any) -> Any:
     if len(pk) == 1:
         if ident is None or isinstance(ident, tuple | list | dict | set):
             raise InvalidQueryError(f"invalid id {ident!r} for {info.model.__name__}")
-        return check_value(pk[0], ident)
+        return compared_value(pk[0], ident)
     if not isinstance(ident, tuple | list) or len(ident) != len(pk):
         raise InvalidQueryError(
             f"{info.model.__name__} has a composite key: pass a tuple of {len(pk)} values"
         )
-    return tuple(check_value(f, v) for f, v in zip(pk, ident, strict=True))
+    values = tuple(compared_value(f, v) for f, v in zip(pk, ident, strict=True))
+    return next((v for v in values if isinstance(v, OutOfRange)), values)
+
+
+def matches_nothing(ident: Any) -> bool:
+    """Whether a checked id is one no row can have."""
+    return isinstance(ident, OutOfRange)
 
 
 def pk_values(info: ModelInfo, idents: Iterable[Any]) -> list[Any]:
-    """Check a collection of ids; repeats are dropped, order kept."""
+    """Check a collection of ids; repeats and ids no row can have are dropped, order kept."""
     if isinstance(idents, str | bytes) or not isinstance(idents, Iterable):
         raise InvalidQueryError("ids must be an iterable of ids")
     seen: dict[Any, None] = {}
     for ident in idents:
         seen.setdefault(pk_value(info, ident), None)
-    return list(seen)
+    return [ident for ident in seen if not matches_nothing(ident)]
 
 
 def pk_equals(info: ModelInfo, value: Any) -> ColumnElement[bool]:
-    """`pk = value` (each column of a composite key)."""
+    """`pk = value` (each column of a composite key); false for an id no row can have."""
+    if matches_nothing(value):
+        return false()
     pk = info.primary_key
     if len(pk) == 1:
         condition: ColumnElement[bool] = pk[0].attribute == value
@@ -53,7 +66,7 @@ def pk_in(target: Target, values: Sequence[Any]) -> ColumnElement[bool]:
     """`pk IN values`, spelled as the backend matches key lists best."""
     pk = target.info.primary_key
     if len(pk) == 1:
-        return target.backend.key_in(pk[0].attribute, values)
+        return target.backend.value_in(pk[0].attribute, values)
     return tuple_(*(f.attribute for f in pk)).in_(values)
 
 

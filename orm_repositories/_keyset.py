@@ -17,6 +17,7 @@ from orm_core.cursor import decode_cursor, encode_cursor
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import FieldInfo, check_value
 from orm_core.pagination import CursorPage
+from orm_repositories._loading import Load, with_load
 from orm_repositories._select import criteria
 from orm_repositories._target import Target, fetch_all
 
@@ -85,6 +86,7 @@ async def paginate_cursor(
     limit: Any,
     order_by: Any,
     max_page_size: int,
+    load: Load = None,
 ) -> CursorPage[Any]:
     """The page after the cursor `after` (the first page when None)."""
     keys = sort_keys(target, order_by)
@@ -107,9 +109,8 @@ async def paginate_cursor(
             k.field.attribute, descending=k.descending, nullable=k.nullable
         )
     ]
-    rows = await fetch_all(
-        target, select(target.model).where(*found).order_by(*terms).limit(limit + 1)
-    )
+    statement = select(target.model).where(*found).order_by(*terms).limit(limit + 1)
+    rows = await fetch_all(target, with_load(statement, target.model, load))
     items = rows[:limit]
     if len(rows) <= limit:
         return CursorPage(items=items, next_cursor=None, has_next=False)

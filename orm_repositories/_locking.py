@@ -15,19 +15,23 @@ from sqlalchemy import Select
 
 from orm_core.errors import InvalidQueryError
 from orm_repositories._keys import chunks, pk_equals, pk_in, pk_value, pk_values, sorted_keys
+from orm_repositories._loading import Load, with_load
 from orm_repositories._select import select_entities
 from orm_repositories._target import Target, fetch_all, fetch_first
 
 
-async def select_for_update(target: Target, id: Any, *, nowait: bool, skip_locked: bool) -> Any:
+async def select_for_update(
+    target: Target, id: Any, *, nowait: bool, skip_locked: bool, load: Load = None
+) -> Any:
     """Lock one row and return its current state (refreshing a held copy), or None."""
     ident = pk_value(target.info, id)
     statement = select_entities(target).where(pk_equals(target.info, ident))
+    statement = with_load(statement, target.model, load, locking=True)
     return await fetch_first(target, locked(target, statement, nowait, skip_locked))
 
 
 async def lock_many(
-    target: Target, ids: Iterable[Any], *, nowait: bool, skip_locked: bool
+    target: Target, ids: Iterable[Any], *, nowait: bool, skip_locked: bool, load: Load = None
 ) -> list[Any]:
     """Lock rows in primary-key order, so two callers locking overlapping sets queue."""
     values = sorted_keys(pk_values(target.info, ids))
@@ -35,6 +39,7 @@ async def lock_many(
     found: list[Any] = []
     for chunk in chunks(target, values):  # one statement unless past the bind limit
         statement = select_entities(target).where(pk_in(target, chunk)).order_by(*pk)
+        statement = with_load(statement, target.model, load, locking=True)
         found.extend(await fetch_all(target, locked(target, statement, nowait, skip_locked)))
     return found
 

@@ -8,14 +8,22 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from orm_core.errors import InvalidQueryError, NotFoundError
-from orm_core.lookups import build_order_by
 from orm_core.pagination import Page
 from orm_core.translate import translating
-from orm_repositories._keys import chunks, pk_equals, pk_in, pk_of, pk_value, pk_values
+from orm_repositories._keys import (
+    chunks,
+    matches_nothing,
+    pk_equals,
+    pk_in,
+    pk_of,
+    pk_value,
+    pk_values,
+)
+from orm_repositories._loading import Load, loader_options, with_load
 from orm_repositories._select import (
     count_statement,
     criteria,
-    ordering,
+    ordered,
     scope_criteria,
     select_entities,
 )
@@ -31,22 +39,29 @@ def not_found(target: Target, filters: dict[str, Any]) -> NotFoundError:
     return NotFoundError(f"{name} not found", {"model": name, "filters": filters})
 
 
-async def get(target: Target, id: Any) -> Any:
+async def get(target: Target, id: Any, load: Load = None) -> Any:
     """The row with this key, or None (the identity map answers without SQL when it can)."""
     ident = pk_value(target.info, id)
-    if scope_criteria(target):
+    options = loader_options(target.model, load)
+    if matches_nothing(ident):
+        return None
+    if scope_criteria(target) or options:
         statement = select_entities(target).where(pk_equals(target.info, ident))
-        return await fetch_first(target, statement)
+        return await fetch_first(target, statement.options(*options))
     with translating():
         return await target.session.get(target.model, ident)
 
 
-async def get_many(target: Target, ids: Iterable[Any], preserve_order: bool) -> list[Any]:
+async def get_many(
+    target: Target, ids: Iterable[Any], preserve_order: bool, load: Load = None
+) -> list[Any]:
     """The rows with these keys, one query per chunk under the bind limit."""
     values = pk_values(target.info, ids)
+    options = loader_options(target.model, load)
     found: list[Any] = []
     for chunk in chunks(target, values):
-        found.extend(await fetch_all(target, select_entities(target).where(pk_in(target, chunk))))
+        statement = select_entities(target).where(pk_in(target, chunk)).options(*options)
+        found.extend(await fetch_all(target, statement))
     if not preserve_order:
         return found
     by_key = {pk_of(target.info, entity): entity for entity in found}
@@ -87,24 +102,52 @@ async def list_rows(
     order_by: Any,
     limit: int | None,
     offset: int | None,
+    load: Load = None,
 ) -> list[Any]:
     """The matching rows, ordered and sliced."""
-    statement = select_entities(target, where, lookups).order_by(
-        *build_order_by(target.model, order_by)
-    )
+    statement = _sliced(select_entities(target, where, lookups), limit, offset)
+    statement = ordered(target, statement, order_by, tiebreak=False)
+    return await fetch_all(target, with_load(statement, target.model, load))
+
+
+async def list_and_count(
+    target: Target,
+    where: Sequence[Any],
+    lookups: Mapping[str, Any],
+    *,
+    offset: int,
+    limit: int | None,
+    order_by: Any,
+    load: Load,
+) -> tuple[list[Any], int]:
+    """One slice of the matching rows (offset pagination) and how many match in all."""
+    found = criteria(target, where, lookups)
+    statement = _sliced(select(target.model).where(*found), limit, offset)
+    statement = with_load(ordered(target, statement, order_by), target.model, load)
+    total = await count(target, found)
+    if total <= offset or limit == 0:
+        return [], total
+    return await fetch_all(target, statement), total
+
+
+def _sliced(statement: Any, limit: Any, offset: Any) -> Any:
     if limit is not None:
         statement = statement.limit(non_negative("limit", limit))
     if offset is not None:
         statement = statement.offset(non_negative("offset", offset))
-    return await fetch_all(target, statement)
+    return statement
 
 
 async def first(
-    target: Target, where: Sequence[Any], lookups: Mapping[str, Any], order_by: Any
+    target: Target,
+    where: Sequence[Any],
+    lookups: Mapping[str, Any],
+    order_by: Any,
+    load: Load = None,
 ) -> Any:
     """The first matching row (by primary key unless `order_by` says otherwise)."""
-    statement = select_entities(target, where, lookups).order_by(*ordering(target, order_by))
-    return await fetch_first(target, statement.limit(1))
+    statement = ordered(target, select_entities(target, where, lookups), order_by)
+    return await fetch_first(target, with_load(statement.limit(1), target.model, load))
 
 
 async def paginate(
@@ -117,6 +160,7 @@ async def paginate(
     order_by: Any,
     count_mode: str,
     max_page_size: int,
+    load: Load = None,
 ) -> Page[Any]:
     """One page of matching rows and, as `count_mode` says, their total."""
     page, page_size = check_page(page, page_size, max_page_size)
@@ -126,7 +170,8 @@ async def paginate(
         )
     found = criteria(target, where, lookups)
     offset = (page - 1) * page_size
-    statement = select(target.model).where(*found).order_by(*ordering(target, order_by))
+    statement = ordered(target, select(target.model).where(*found), order_by)
+    statement = with_load(statement, target.model, load)
     if count_mode == "exact":
         exact = await count(target, found)
         items: list[Any] = []

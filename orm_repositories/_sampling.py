@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, func, select
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import FieldInfo
 from orm_repositories._keys import chunks, pk_in, pk_of
+from orm_repositories._loading import Load, loader_options
 from orm_repositories._target import Target, execute, fetch_all
 
 # Replaceable (tests seed it); keys need uniformity, not unpredictability.
@@ -38,8 +39,11 @@ MAX_PROBED_SAMPLE = 10_000
 _MAX_BATCH = 20_000
 
 
-async def sample(target: Target, n: Any, conditions: Sequence[ColumnElement[bool]]) -> list[Any]:
+async def sample(
+    target: Target, n: Any, conditions: Sequence[ColumnElement[bool]], load: Load = None
+) -> list[Any]:
     """`n` distinct rows matching `conditions`, drawn uniformly, in random order."""
+    options = loader_options(target.model, load)
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise InvalidQueryError("sample size must be a non-negative integer", {"n": n})
     if n == 0:
@@ -50,6 +54,11 @@ async def sample(target: Target, n: Any, conditions: Sequence[ColumnElement[bool
         found = await _probe(target, key, n, conditions)
     if len(found) < n:
         found.extend(await _shuffled(target, n - len(found), conditions, found))
+    if options and found:
+        # the draw reads keys only; the chosen rows get their relationships in one go
+        keys = [pk_of(target.info, entity) for entity in found]
+        statement = select(target.model).where(pk_in(target, keys)).options(*options)
+        await fetch_all(target, statement)
     return found
 
 

@@ -1,9 +1,10 @@
 """The read side: the one place scoped criteria are built, and the SELECTs built on them.
 
-`scope_criteria` is what every read, count, lock and write by condition adds to its
-WHERE clause (today: the soft-delete scope); `criteria` adds the caller's
-expressions and lookups to it. A rule that must hold for every statement of a
-repository goes into `scope_criteria`.
+`model_scope` is what a model's rows must meet to be seen at all (today: the
+soft-delete scope). `scope_criteria` applies it to a repository's own statements
+(every read, count, lock and write by condition); `related_criteria` applies it to
+the related rows that relationship lookups, `load=` and `count_related` reach. A
+rule that must hold for every statement goes into `model_scope`.
 """
 
 from __future__ import annotations
@@ -14,17 +15,34 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 
 from orm_core.errors import InvalidQueryError
-from orm_core.lookups import build_filters, build_order_by
-from orm_repositories._target import Target
+from orm_core.fields import ModelInfo, model_info
+from orm_core.lookups import LookupContext, build_filters
+from orm_core.ordering import build_order_by
+from orm_repositories._target import Scope, Target
+
+
+def model_scope(info: ModelInfo, scope: Scope) -> list[ColumnElement[bool]]:
+    """Conditions a model's rows must meet to be seen in `scope`."""
+    column = info.soft_delete
+    if column is None or scope == "all":
+        return []
+    attribute = column.attribute
+    return [attribute.is_(None) if scope == "active" else attribute.is_not(None)]
 
 
 def scope_criteria(target: Target) -> list[ColumnElement[bool]]:
-    """Conditions every statement of this repository carries (the soft-delete scope)."""
-    column = target.info.soft_delete
-    if column is None or target.scope == "all":
-        return []
-    attribute = column.attribute
-    return [attribute.is_(None) if target.scope == "active" else attribute.is_not(None)]
+    """Conditions every statement of this repository carries."""
+    return model_scope(target.info, target.scope)
+
+
+def related_criteria(model: type) -> list[ColumnElement[bool]]:
+    """Conditions related rows must meet to count for lookups and loads."""
+    return model_scope(model_info(model), "active")
+
+
+def lookup_context(target: Target) -> LookupContext:
+    """How this repository's lookups scope related rows and bind value lists."""
+    return LookupContext(related=related_criteria, value_in=target.backend.value_in)
 
 
 def conditions(
@@ -33,7 +51,7 @@ def conditions(
     """The caller's SQL expressions and lookups, checked against the model."""
     found = list(where)
     if lookups:
-        found.extend(build_filters(target.model, lookups))
+        found.extend(build_filters(target.model, lookups, lookup_context(target)))
     return found
 
 
@@ -68,11 +86,14 @@ def count_statement(target: Target, conditions: Sequence[Any]) -> Select[Any]:
     return select(func.count()).select_from(target.model).where(*conditions)
 
 
-def ordering(target: Target, order_by: Any) -> list[Any]:
-    """ORDER BY terms with the primary key appended, so pages never overlap."""
-    terms = build_order_by(target.model, order_by)
-    named = {str(getattr(t, "element", t)) for t in terms}
-    for field in target.info.primary_key:
-        if str(field.attribute.expression) not in named:
-            terms.append(field.attribute.asc())
-    return terms
+def ordered(
+    target: Target, statement: Select[Any], order_by: Any, *, tiebreak: bool = True
+) -> Select[Any]:
+    """`statement` ordered by `order_by`, the primary key appended so pages never overlap."""
+    ordering = build_order_by(target.model, order_by)
+    if tiebreak:
+        named = {str(getattr(t, "element", t)) for t in ordering.terms}
+        for field in target.info.primary_key:
+            if str(field.attribute.expression) not in named:
+                ordering.terms.append(field.attribute.asc())
+    return ordering.apply(statement)

@@ -9,7 +9,8 @@ from sqlalchemy import inspect
 
 from orm_core.errors import InvalidQueryError
 from orm_core.translate import translating
-from orm_repositories._select import ordering, select_entities
+from orm_repositories._loading import Load, with_load
+from orm_repositories._select import ordered, select_entities
 from orm_repositories._target import Target
 
 
@@ -20,6 +21,7 @@ async def stream(
     *,
     batch_size: Any,
     order_by: Any,
+    load: Load = None,
 ) -> AsyncIterator[Any]:
     """Yield matching rows fetched `batch_size` at a time through a server-side cursor.
 
@@ -29,11 +31,8 @@ async def stream(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidQueryError("batch_size must be a positive integer", {"batch_size": batch_size})
-    statement = (
-        select_entities(target, where, lookups)
-        .order_by(*ordering(target, order_by))
-        .execution_options(yield_per=batch_size)
-    )
+    statement = ordered(target, select_entities(target, where, lookups), order_by)
+    statement = with_load(statement, target.model, load).execution_options(yield_per=batch_size)
     session = target.session
     held = set(session.identity_map.keys())
     with translating():

@@ -6,11 +6,13 @@ bulk paths), inside `translating()`: driver errors become `OrmError`s in one pla
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from sqlalchemy import Table
+from sqlalchemy import Table, inspect
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
@@ -71,14 +73,53 @@ async def write_connection(target: Target) -> AsyncConnection:
     return await connection(target)
 
 
-async def fetch_all(target: Target, statement: Executable) -> list[Any]:
-    """Run a SELECT of entities and return them."""
-    return list((await execute(target, statement)).scalars().all())
+async def fetch_all(
+    target: Target, statement: Executable, params: Any = None, *, write: bool = False
+) -> list[Any]:
+    """Run a statement returning entities (a SELECT, or a write with RETURNING); all of them."""
+    if write:
+        target.wrote()
+    with keeping_relationships(target, statement):
+        return list((await execute(target, statement, params)).scalars().all())
 
 
-async def fetch_first(target: Target, statement: Executable) -> Any:
-    """Run a SELECT of entities and return the first, or None."""
-    return (await execute(target, statement)).scalars().first()
+async def fetch_first(
+    target: Target, statement: Executable, params: Any = None, *, write: bool = False
+) -> Any:
+    """Run a statement returning entities; the first, or None."""
+    if write:
+        target.wrote()
+    with keeping_relationships(target, statement):
+        return (await execute(target, statement, params)).scalars().first()
+
+
+@contextmanager
+def keeping_relationships(target: Target, statement: Executable) -> Iterator[None]:
+    """Keep the relationships held entities had loaded across a refreshing statement.
+
+    `populate_existing` (a locking read, RETURNING after a write, a reload) rewrites
+    every attribute of the entities it returns, and leaves their relationships
+    unloaded; what was loaded before is put back, so a write never makes a loaded
+    collection raise `RelationshipNotLoadedError`.
+    """
+    options = statement.get_execution_options()
+    if not options.get("populate_existing") or not target.info.relationships:
+        yield
+        return
+    names = target.info.relationships
+    kept = []
+    for entity in list(target.session.sync_session.identity_map.values()):
+        if isinstance(entity, target.model):
+            loaded = inspect(entity).dict
+            values = {k: loaded[k] for k in names if k in loaded}
+            if values:
+                kept.append((entity, values))
+    yield
+    for entity, values in kept:
+        loaded = inspect(entity).dict
+        for key, value in values.items():
+            if key not in loaded:
+                set_committed_value(entity, key, value)
 
 
 async def flush(target: Target) -> None:

@@ -23,7 +23,8 @@ from orm_core.errors import (
 )
 from orm_core.translate import translating
 from orm_core.types import utcnow
-from orm_repositories._keys import chunks, pk_equals, pk_in, sorted_keys
+from orm_repositories._keys import chunks, pk_equals, pk_in, pk_value, sorted_keys
+from orm_repositories._loading import with_load
 from orm_repositories._managed import managed_values
 from orm_repositories._reload import ensure_loaded, has_expired_columns, holds_key, reload_held
 from orm_repositories._select import scope_criteria, select_entities
@@ -31,6 +32,7 @@ from orm_repositories._target import (
     Target,
     execute,
     execute_write,
+    fetch_all,
     fetch_first,
     flush,
     write_connection,
@@ -73,7 +75,7 @@ def update_statement(
 async def run_update_one(target: Target, statement: Any, params: Any, ident: Any) -> Any:
     """Run an UPDATE of one row; return the row's new state (refreshing held copies) or None."""
     if target.backend.update_returning:
-        return (await execute_write(target, statement, params)).scalars().first()
+        return await fetch_first(target, statement, params, write=True)
     result = await execute_write(target, statement, params)
     if not result.rowcount:  # type: ignore[attr-defined]
         return None
@@ -158,8 +160,8 @@ async def _lock_existing(target: Target, keys: Sequence[Any]) -> int:
     return len((await execute(target, locked)).all())
 
 
-def soft_delete_values(target: Target, *, deleted: bool) -> tuple[list[Any], dict[str, Any]]:
-    """The condition and values that mark a row deleted (or restore it).
+async def set_deleted(target: Target, id: Any, *, deleted: bool) -> bool:
+    """Mark a row deleted (or restore it) through the one UPDATE builder; whether it changed.
 
     Raises:
         InvalidQueryError: the model has no `SoftDeleteMixin`.
@@ -168,9 +170,10 @@ def soft_delete_values(target: Target, *, deleted: bool) -> tuple[list[Any], dic
     if field is None:
         raise InvalidQueryError(f"{target.model.__name__} has no SoftDeleteMixin")
     column = field.attribute
-    if deleted:
-        return [column.is_(None)], {field.key: utcnow()}
-    return [column.is_not(None)], {field.key: None}
+    condition = column.is_(None) if deleted else column.is_not(None)
+    values = {field.key: utcnow() if deleted else None}
+    ident = pk_value(target.info, id)
+    return await update_one(target.widened("all"), ident, values, [condition]) is not None
 
 
 async def update_entity(target: Target, entity: Any, values: Mapping[str, Any]) -> Any:
@@ -195,9 +198,12 @@ async def update_entity(target: Target, entity: Any, values: Mapping[str, Any]) 
         ident = pk_of_identity(state)
         if await update_one(target, ident, columns, conditions) is None:
             raise _missed(target, ident)
-    for key, value in related.items():
-        setattr(entity, key, value)
     if related:
+        # a collection is replaced against what it holds: load it first, in one go
+        reread = select(target.model).where(pk_equals(info, pk_of_identity(state)))
+        await fetch_all(target, with_load(reread, target.model, list(related), locking=True))
+        for key, value in related.items():
+            setattr(entity, key, value)
         await flush(target)
         await ensure_loaded(target, [entity])
     return entity

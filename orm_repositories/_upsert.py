@@ -21,7 +21,7 @@ from orm_core.translate import translating
 from orm_repositories._insert import write_rows
 from orm_repositories._managed import managed_values
 from orm_repositories._reload import holds_values, reload_held
-from orm_repositories._rows import row_plan
+from orm_repositories._rows import RowPlan, row_plan
 from orm_repositories._target import (
     Target,
     execute_write,
@@ -46,11 +46,14 @@ async def upsert(
     statement = _statement(target, target.model, conflict, updates).values(
         {info.fields[k].attribute: v for k, v in checked.items()}
     )
+    entity = None
     if target.backend.upsert_returning:
         returning = statement.returning(target.model).execution_options(populate_existing=True)
-        entity = (await execute_write(target, returning)).scalars().first()
+        entity = await fetch_first(target, returning, write=True)
     else:
         await execute_write(target, statement)
+    if entity is None:
+        # no RETURNING, or a conflict left alone (DO NOTHING returns nothing): a plain read
         where = [info.fields[k].attribute == checked[k] for k in conflict]
         reread = select(target.model).where(*where).execution_options(populate_existing=True)
         entity = await fetch_first(target, reread)
@@ -74,6 +77,7 @@ async def upsert_many(
     for checked in collapsed.values():
         groups.setdefault(tuple(checked), []).append(checked)
     conflict, chosen = _plan(target, conflict_fields, update_fields, list(groups))
+    written = 0
     with translating():
         async with target.session.begin_nested():
             connection = await write_connection(target)
@@ -84,12 +88,32 @@ async def upsert_many(
                 shape = ("upsert", tuple(conflict), tuple(updates))
                 for start in range(0, len(group), UPSERT_BATCH_SIZE):
                     batch = group[start : start + UPSERT_BATCH_SIZE]
+                    if not updates:
+                        written += await _insert_new(target, connection, statement, plan, batch)
+                        continue
                     await write_rows(
                         connection, target.backend, plan, statement, batch,
                         copy=False, stored=True, shape=shape,
                     )  # fmt: skip
+                    written += len(batch)
     await reload_held(target, holds_values(conflict, list(collapsed)))
-    return len(collapsed)
+    return written
+
+
+async def _insert_new(
+    target: Target, connection: Any, statement: Any, plan: RowPlan, rows: list[dict[str, Any]]
+) -> int:
+    """Insert the rows whose key is new, leaving the others untouched; return how many.
+
+    The rows a `DO NOTHING` insert wrote come back through RETURNING (SQLAlchemy's
+    batched executemany); without RETURNING the driver's row count is taken.
+    """
+    if not target.backend.upsert_returning:
+        result = await connection.execute(statement, plan.checked(rows))
+        return int(result.rowcount)
+    key = [f.column for f in target.info.primary_key]
+    result = await connection.execute(statement.returning(*key), plan.checked(rows))
+    return len(result.all())
 
 
 def conflict_names(target: Target, conflict_fields: Any) -> list[str]:
@@ -197,17 +221,19 @@ def _statement(target: Target, into: Any, conflict: list[str], updates: list[str
     fields = info.fields
     conflict_columns = [fields[k].column for k in conflict]
     managed = managed_values(info, updates) if updates else {}
+    insert = backend.upsert_insert(into)
+    if not updates:
+        # nothing to change: leave the existing row alone, neither rewritten nor locked
+        return backend.on_conflict_nothing(insert, conflict_columns)
 
     def assignments(proposed: Any) -> dict[Any, Any]:
-        if not updates:  # nothing to change: a no-op assignment still returns the row
-            return {conflict_columns[0]: proposed[conflict_columns[0].key]}
         values: dict[Any, Any] = {fields[k].column: proposed[fields[k].column.key] for k in updates}
         for key, value in managed.items():
             field = fields[key]
             values[field.column] = _managed_assignment(field, value, proposed)
         return values
 
-    return backend.on_conflict_update(backend.upsert_insert(into), conflict_columns, assignments)
+    return backend.on_conflict_update(insert, conflict_columns, assignments)
 
 
 def _managed_assignment(field: FieldInfo, value: Any, proposed: Any) -> Any:

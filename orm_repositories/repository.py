@@ -1,9 +1,7 @@
 """`AsyncRepository[T]`: every public data-access method for one model, in one class.
 
-Each method checks its arguments and delegates to the module that owns its concern:
-`_select` (scoped criteria), `_reads`, `_insert` and `_rows` (the insert path),
-`_update` (the one UPDATE builder), `_delete`, `_upsert`, `_counters`,
-`_conditional`, `_locking`, `_sampling`, `_keyset`, `_streaming`, `_aggregate`.
+Each method checks its arguments and delegates to the module owning its concern (see
+docs/architecture.md); signatures are compact on purpose, as this file is the index.
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,12 +27,14 @@ from orm_repositories import (
     _keyset,
     _locking,
     _reads,
+    _relations,
     _sampling,
     _streaming,
     _update,
     _upsert,
 )
 from orm_repositories._keys import pk_equals, pk_of, pk_value, pk_values
+from orm_repositories._loading import Load
 from orm_repositories._reads import CountMode, not_found
 from orm_repositories._select import conditions, criteria, required_conditions
 from orm_repositories._target import Scope, Target
@@ -42,8 +42,12 @@ from orm_repositories._values import check_entity, check_values
 
 ModelT = TypeVar("ModelT", bound=Any)
 DEFAULT_BATCH_SIZE = 5_000
+Rows = Iterable[Mapping[str, Any]]
+Names = builtins.list[str] | tuple[str, ...] | str
+Number = int | float | Decimal
 
 
+# fmt: off
 class AsyncRepository(Generic[ModelT]):
     """Data access for one model; the model comes from the type argument.
 
@@ -56,8 +60,8 @@ class AsyncRepository(Generic[ModelT]):
         widget = await products.create(sku="A-1", name="Widget", price=Decimal("9.99"))
 
     `AsyncRepository[Product]` is itself a class bound to `Product`, so it can be
-    instantiated, annotated on a unit of work or handed to `crud_router`.
-    Soft-deleted rows of `SoftDeleteMixin` models are excluded from every read.
+    instantiated, annotated on a unit of work or handed to `crud_router`. Reads
+    exclude soft-deleted rows; `load=` names the relationships a read loads.
     """
 
     __orm_repository__: ClassVar[bool] = True
@@ -97,25 +101,26 @@ class AsyncRepository(Generic[ModelT]):
 
     # -- reading ------------------------------------------------------------------------
 
-    async def get(self, id: Any) -> ModelT | None:
+    async def get(self, id: Any, *, load: Load = None) -> ModelT | None:
         """Return the row with this primary key (a tuple for composite keys), or None."""
-        entity: ModelT | None = await _reads.get(self.target, id)
-        return entity
+        return cast("ModelT | None", await _reads.get(self.target, id, load))
 
-    async def get_one(self, id: Any) -> ModelT:
+    async def get_one(self, id: Any, *, load: Load = None) -> ModelT:
         """Return the row with this primary key.
 
         Raises:
             NotFoundError: no such row (or it is soft-deleted).
         """
-        entity = await self.get(id)
+        entity = await self.get(id, load=load)
         if entity is None:
             raise not_found(self.target, {"id": id})
         return entity
 
-    async def get_many(self, ids: Iterable[Any], *, preserve_order: bool = False) -> list[ModelT]:
+    async def get_many(
+        self, ids: Iterable[Any], *, preserve_order: bool = False, load: Load = None
+    ) -> builtins.list[ModelT]:
         """Return the rows with these ids in one query; missing ids are skipped."""
-        return await _reads.get_many(self.target, ids, preserve_order)
+        return await _reads.get_many(self.target, ids, preserve_order, load)
 
     async def exists(self, *where: Any, **lookups: Any) -> bool:
         """Tell whether any row matches."""
@@ -129,31 +134,28 @@ class AsyncRepository(Generic[ModelT]):
         """Count the matching rows."""
         return await _reads.count(self.target, criteria(self.target, where, lookups))
 
-    async def list(
-        self,
-        *where: Any,
-        order_by: Any = None,
-        limit: int | None = None,
-        offset: int | None = None,
-        **lookups: Any,
-    ) -> builtins.list[ModelT]:
+    async def list(self, *where: Any, order_by: Any = None, limit: int | None = None,
+                   offset: int | None = None, load: Load = None, **lookups: Any,
+                   ) -> builtins.list[ModelT]:
         """Return the matching rows, ordered and sliced as asked."""
-        return await _reads.list_rows(self.target, where, lookups, order_by, limit, offset)
+        return await _reads.list_rows(self.target, where, lookups, order_by, limit, offset, load)
 
-    async def first(self, *where: Any, order_by: Any = None, **lookups: Any) -> ModelT | None:
+    async def first(self, *where: Any, order_by: Any = None, load: Load = None,
+                    **lookups: Any) -> ModelT | None:
         """Return the first matching row (by primary key unless `order_by` is given)."""
-        entity: ModelT | None = await _reads.first(self.target, where, lookups, order_by)
-        return entity
+        entity = await _reads.first(self.target, where, lookups, order_by, load)
+        return cast("ModelT | None", entity)
 
-    async def paginate(
-        self,
-        *where: Any,
-        page: int = 1,
-        page_size: int = 20,
-        order_by: Any = None,
-        count: CountMode = "exact",
-        **lookups: Any,
-    ) -> Page[ModelT]:
+    async def list_and_count(self, *where: Any, offset: int = 0, limit: int | None = None,
+                             order_by: Any = None, load: Load = None, **lookups: Any,
+                             ) -> tuple[builtins.list[ModelT], int]:
+        """Return one slice of the matching rows (limit/offset) and how many match in all."""
+        return await _reads.list_and_count(self.target, where, lookups, offset=offset,
+                                           limit=limit, order_by=order_by, load=load)
+
+    async def paginate(self, *where: Any, page: int = 1, page_size: int = 20, order_by: Any = None,
+                       count: CountMode = "exact", load: Load = None, **lookups: Any,
+                       ) -> Page[ModelT]:
         """Return one page of matching rows and their total.
 
         `count="estimate"` takes the planner's estimate on PostgreSQL, `count="none"`
@@ -162,64 +164,49 @@ class AsyncRepository(Generic[ModelT]):
         Raises:
             InvalidQueryError: page below 1, page size outside 1..`max_page_size`.
         """
-        return await _reads.paginate(
-            self.target, where, lookups, page=page, page_size=page_size, order_by=order_by,
-            count_mode=count, max_page_size=self.max_page_size,
-        )  # fmt: skip
+        return await _reads.paginate(self.target, where, lookups, page=page, page_size=page_size,
+                                     order_by=order_by, count_mode=count,
+                                     max_page_size=self.max_page_size, load=load)
 
-    async def paginate_cursor(
-        self,
-        *where: Any,
-        after: str | None = None,
-        limit: int = 20,
-        order_by: Any = "id",
-        **lookups: Any,
-    ) -> CursorPage[ModelT]:
-        """Return the keyset page after the signed cursor `after` (the first page when None).
+    async def paginate_cursor(self, *where: Any, after: str | None = None, limit: int = 20,
+                              order_by: Any = "id", load: Load = None, **lookups: Any,
+                              ) -> CursorPage[ModelT]:
+        """Return the keyset page after the signed cursor `after` (a forged one is refused)."""
+        return await _keyset.paginate_cursor(self.target, where, lookups, after=after, limit=limit,
+                                             order_by=order_by, max_page_size=self.max_page_size,
+                                             load=load)
 
-        Raises:
-            InvalidQueryError: a forged, truncated or foreign cursor, or a bad limit.
-        """
-        return await _keyset.paginate_cursor(
-            self.target, where, lookups, after=after, limit=limit, order_by=order_by,
-            max_page_size=self.max_page_size,
-        )  # fmt: skip
-
-    def stream(
-        self, *where: Any, batch_size: int = 1000, order_by: Any = None, **lookups: Any
-    ) -> AsyncIterator[ModelT]:
+    def stream(self, *where: Any, batch_size: int = 1000, order_by: Any = None, load: Load = None,
+               **lookups: Any) -> AsyncIterator[ModelT]:
         """Yield the matching rows through a server-side cursor, `batch_size` in memory."""
-        return _streaming.stream(
-            self.target, where, lookups, batch_size=batch_size, order_by=order_by
-        )
+        return _streaming.stream(self.target, where, lookups, batch_size=batch_size,
+                                 order_by=order_by, load=load)
 
-    async def aggregate(
-        self,
-        *where: Any,
-        group_by: str | builtins.list[str] | tuple[str, ...] = (),
-        count: bool | str | builtins.list[str] | None = None,
-        sum: str | builtins.list[str] | None = None,
-        avg: str | builtins.list[str] | None = None,
-        min: str | builtins.list[str] | None = None,
-        max: str | builtins.list[str] | None = None,
-        having: Mapping[str, Any] | None = None,
-        **lookups: Any,
-    ) -> builtins.list[dict[str, Any]]:
+    async def aggregate(self, *where: Any, group_by: Names = (), count: bool | Names | None = None,
+                        sum: Names | None = None, avg: Names | None = None,
+                        min: Names | None = None, max: Names | None = None,
+                        having: Mapping[str, Any] | None = None, **lookups: Any,
+                        ) -> builtins.list[dict[str, Any]]:
         """Return one dict per group of COUNT/SUM/AVG/MIN/MAX results (see docs/reading.md)."""
         functions = {"sum": sum, "avg": avg, "min": min, "max": max}
-        return await _aggregate.aggregate(
-            self.target, where, lookups, group_by=group_by, count=count,
-            functions=functions, having=having,
-        )  # fmt: skip
+        return await _aggregate.aggregate(self.target, where, lookups, group_by=group_by,
+                                          count=count, functions=functions, having=having)
 
-    async def random(self, *where: Any, **lookups: Any) -> ModelT | None:
+    async def random(self, *where: Any, load: Load = None, **lookups: Any) -> ModelT | None:
         """Return one uniformly drawn matching row, or None."""
-        rows = await self.sample(1, *where, **lookups)
+        rows = await self.sample(1, *where, load=load, **lookups)
         return rows[0] if rows else None
 
-    async def sample(self, n: int, *where: Any, **lookups: Any) -> builtins.list[ModelT]:
+    async def sample(self, n: int, *where: Any, load: Load = None,
+                     **lookups: Any) -> builtins.list[ModelT]:
         """Return `n` distinct matching rows drawn uniformly (all of them when fewer match)."""
-        return await _sampling.sample(self.target, n, criteria(self.target, where, lookups))
+        return await _sampling.sample(self.target, n, criteria(self.target, where, lookups), load)
+
+    async def count_related(self, entities_or_ids: Iterable[Any], relationship: str, *where: Any,
+                            **lookups: Any) -> dict[Any, int]:
+        """Count the related rows (matching `where`/`lookups`) of each parent, in one statement."""
+        return await _relations.count_related(self.target, entities_or_ids, relationship,
+                                              where, lookups)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -235,18 +222,14 @@ class AsyncRepository(Generic[ModelT]):
         return items
 
     async def create(self, **values: Any) -> ModelT:
-        """Insert a row built from field values and return it.
+        """Insert a row built from field values (collections included) and return it.
 
         Raises:
-            InvalidQueryError: an unknown field or a bad value.
             DuplicateError: a unique constraint was violated.
         """
-        entity: ModelT = await _insert.create(self.target, values)
-        return entity
+        return cast("ModelT", await _insert.create(self.target, values))
 
-    async def bulk_create(
-        self, rows: Iterable[Mapping[str, Any]], *, batch_size: int = DEFAULT_BATCH_SIZE
-    ) -> int:
+    async def bulk_create(self, rows: Rows, *, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
         """Insert rows given as dicts without ORM objects; return how many were inserted.
 
         All or nothing: a bad row (named by its index) leaves nothing of the call written.
@@ -254,20 +237,14 @@ class AsyncRepository(Generic[ModelT]):
         return await _insert.bulk_create(self.target, rows, batch_size)
 
     async def update(self, id: Any, /, **values: Any) -> ModelT:
-        """Set fields on the row with this id in one UPDATE; return the updated entity.
-
-        Raises:
-            NotFoundError: no such row.
-        """
+        """Set fields (and collections) on the row with this id; `NotFoundError` if none."""
         checked = check_values(self.info, values, allow_pk=False)
         if not checked or any(k in self.info.relationships for k in checked):
             return await self.update_fields(await self.get_one(id), **checked)
-        entity: ModelT | None = await _update.update_one(
-            self.target, pk_value(self.info, id), checked
-        )
+        entity = await _update.update_one(self.target, pk_value(self.info, id), checked)
         if entity is None:
             raise not_found(self.target, {"id": id})
-        return entity
+        return cast("ModelT", entity)
 
     async def update_fields(self, entity: ModelT, /, **values: Any) -> ModelT:
         """Set fields on an entity's row (re-read first if it belongs to another session).
@@ -280,10 +257,9 @@ class AsyncRepository(Generic[ModelT]):
         checked = check_values(self.info, values, allow_pk=False)
         if entity not in self.session:
             entity = await self.get_one(pk_of(self.info, entity))
-        updated: ModelT = await _update.update_entity(self.target, entity, checked)
-        return updated
+        return cast("ModelT", await _update.update_entity(self.target, entity, checked))
 
-    async def bulk_update(self, rows: Iterable[Mapping[str, Any]]) -> int:
+    async def bulk_update(self, rows: Rows) -> int:
         """Update rows given as dicts holding their primary key; return the rows matched."""
         if isinstance(rows, Mapping | str | bytes):
             raise InvalidQueryError("bulk_update takes an iterable of dicts")
@@ -298,15 +274,16 @@ class AsyncRepository(Generic[ModelT]):
             raise InvalidQueryError("update_where needs a non-empty mapping of values")
         checked = check_values(self.info, values, allow_pk=False)
         required_conditions(where, lookups, "update_where")
-        return await _update.update_where(
-            self.target, conditions(self.target, where, lookups), checked
-        )
+        found = conditions(self.target, where, lookups)
+        return await _update.update_where(self.target, found, checked)
 
     async def delete(self, id: Any) -> bool:
-        """Delete the row with this id (soft-deleted or not); return whether it existed."""
-        ident = pk_value(self.info, id)
-        target = self.target.widened("all")
-        return await _delete.delete_where(target, [pk_equals(self.info, ident)]) > 0
+        """Delete the row with this id (soft-deleted or not); return whether it existed.
+
+        The database applies the children's `ON DELETE` actions.
+        """
+        condition = pk_equals(self.info, pk_value(self.info, id))
+        return await _delete.delete_where(self.target.widened("all"), [condition]) > 0
 
     async def bulk_delete(self, ids: Iterable[Any]) -> int:
         """Delete the rows with these ids; return how many went."""
@@ -317,79 +294,50 @@ class AsyncRepository(Generic[ModelT]):
         required_conditions(where, lookups, "delete_where")
         return await _delete.delete_where(self.target, conditions(self.target, where, lookups))
 
-    async def get_or_create(
-        self, defaults: Mapping[str, Any] | None = None, **lookups: Any
-    ) -> tuple[ModelT, bool]:
+    async def get_or_create(self, defaults: Mapping[str, Any] | None = None,
+                            **lookups: Any) -> tuple[ModelT, bool]:
         """Return `(row, False)` for the row matching `lookups`, else insert it: `(row, True)`."""
         return await _get_or_create.get_or_create(self.target, defaults, lookups)
 
-    async def update_or_create(
-        self, defaults: Mapping[str, Any] | None = None, **lookups: Any
-    ) -> tuple[ModelT, bool]:
+    async def update_or_create(self, defaults: Mapping[str, Any] | None = None,
+                               **lookups: Any) -> tuple[ModelT, bool]:
         """Update the row matching `lookups` with `defaults`, or insert it; `(row, created)`."""
         return await _get_or_create.update_or_create(self.target, defaults, lookups)
 
-    async def upsert(
-        self,
-        *,
-        conflict_fields: builtins.list[str] | tuple[str, ...] | str,
-        update_fields: builtins.list[str] | tuple[str, ...] | None = None,
-        **values: Any,
-    ) -> ModelT:
+    async def upsert(self, *, conflict_fields: Names, update_fields: Names | None = None,
+                     **values: Any) -> ModelT:
         """Insert a row, or update the row with the same `conflict_fields`; return it.
 
-        Raises:
-            InvalidQueryError: conflict fields that are no unique key, or a bad value.
+        `update_fields=[]` inserts or leaves the existing row untouched (and unlocked).
         """
-        entity: ModelT = await _upsert.upsert(self.target, values, conflict_fields, update_fields)
-        return entity
+        entity = await _upsert.upsert(self.target, values, conflict_fields, update_fields)
+        return cast("ModelT", entity)
 
-    async def upsert_many(
-        self,
-        rows: Iterable[Mapping[str, Any]],
-        *,
-        conflict_fields: builtins.list[str] | tuple[str, ...] | str,
-        update_fields: builtins.list[str] | tuple[str, ...] | None = None,
-    ) -> int:
-        """Upsert many rows (a key repeated counts once, the last wins); return the count."""
+    async def upsert_many(self, rows: Rows, *, conflict_fields: Names,
+                          update_fields: Names | None = None) -> int:
+        """Upsert many rows (a repeated key counts once, the last wins); return the count.
+
+        With `update_fields=[]` existing rows are left alone and the count is of inserts.
+        """
         return await _upsert.upsert_many(self.target, rows, conflict_fields, update_fields)
 
-    async def increment(
-        self,
-        id: Any,
-        field: str,
-        amount: int | float | Decimal = 1,
-        *,
-        max_value: Any = None,
-        touch: bool = True,
-    ) -> ModelT | None:
+    async def increment(self, id: Any, field: str, amount: Number = 1, *, max_value: Any = None,
+                        touch: bool = True) -> ModelT | None:
         """Add `amount` atomically; the entity with the new value, or None if no row matched.
 
         `touch=False` leaves `updated_at` and the version alone.
         """
-        entity: ModelT | None = await _counters.add_to(
-            self.target, id, field, amount, bound=max_value, sign=1, touch=touch
-        )
-        return entity
+        return cast("ModelT | None", await _counters.add_to(
+            self.target, id, field, amount, bound=max_value, sign=1, touch=touch))
 
-    async def decrement(
-        self,
-        id: Any,
-        field: str,
-        amount: int | float | Decimal = 1,
-        *,
-        min_value: Any = None,
-        touch: bool = True,
-    ) -> ModelT | None:
+    async def decrement(self, id: Any, field: str, amount: Number = 1, *, min_value: Any = None,
+                        touch: bool = True) -> ModelT | None:
         """Subtract `amount` atomically; the entity, or None if no row matched or bound crossed."""
-        entity: ModelT | None = await _counters.add_to(
-            self.target, id, field, amount, bound=min_value, sign=-1, touch=touch
-        )
-        return entity
+        return cast("ModelT | None", await _counters.add_to(
+            self.target, id, field, amount, bound=min_value, sign=-1, touch=touch))
 
-    async def update_if(
-        self, id: Any, conditions: Mapping[str, Any], **values: Any
-    ) -> tuple[bool, ModelT | None]:
+    async def update_if(self, id: Any, conditions: Mapping[str, Any],
+                        **values: Any) -> tuple[bool, ModelT | None]:
         """Update the row only if it matches `conditions` (lookups), in one statement."""
         return await _conditional.update_if(self.target, id, conditions, values)
 
@@ -399,44 +347,42 @@ class AsyncRepository(Generic[ModelT]):
         Raises:
             ConcurrentModificationError: the row changed (or went) since it was read.
         """
-        updated: ModelT = await _conditional.update_with_lock(self.target, entity, values)
-        return updated
+        return cast("ModelT", await _conditional.update_with_lock(self.target, entity, values))
 
-    async def select_for_update(
-        self, id: Any, *, nowait: bool = False, skip_locked: bool = False
-    ) -> ModelT | None:
-        """Lock the row with this id and return its current state, or None.
+    async def select_for_update(self, id: Any, *, nowait: bool = False, skip_locked: bool = False,
+                                load: Load = None) -> ModelT | None:
+        """Lock the row, return its current state or None (`nowait`: `LockNotAvailableError`)."""
+        return cast("ModelT | None", await _locking.select_for_update(
+            self.target, id, nowait=nowait, skip_locked=skip_locked, load=load))
 
-        Raises:
-            LockNotAvailableError: `nowait=True` and another transaction holds the lock.
-        """
-        entity: ModelT | None = await _locking.select_for_update(
-            self.target, id, nowait=nowait, skip_locked=skip_locked
-        )
-        return entity
-
-    async def lock_many(
-        self, ids: Iterable[Any], *, nowait: bool = False, skip_locked: bool = False
-    ) -> builtins.list[ModelT]:
+    async def lock_many(self, ids: Iterable[Any], *, nowait: bool = False,
+                        skip_locked: bool = False, load: Load = None) -> builtins.list[ModelT]:
         """Lock the rows with these ids in primary-key order; return them in that order."""
-        return await _locking.lock_many(self.target, ids, nowait=nowait, skip_locked=skip_locked)
+        return await _locking.lock_many(self.target, ids, nowait=nowait, skip_locked=skip_locked,
+                                        load=load)
 
-    async def clone(
-        self, entity: ModelT, *, exclude_fields: Iterable[str] = (), **overrides: Any
-    ) -> ModelT:
+    async def clone(self, entity: ModelT, *, exclude_fields: Iterable[str] = (),
+                    **overrides: Any) -> ModelT:
         """Insert a copy of `entity` (never its key, version or timestamps) and return it."""
-        copied: ModelT = await _insert.clone(self.target, entity, exclude_fields, overrides)
-        return copied
+        return cast("ModelT", await _insert.clone(self.target, entity, exclude_fields, overrides))
+
+    async def link(self, entity_or_id: Any, relationship: str, targets: Any) -> int:
+        """Add many-to-many pairs without loading the collection; return how many were new."""
+        return await _relations.link(self.target, entity_or_id, relationship, targets)
+
+    async def unlink(self, entity_or_id: Any, relationship: str, targets: Any) -> int:
+        """Remove many-to-many pairs without loading the collection; return how many went."""
+        return await _relations.unlink(self.target, entity_or_id, relationship, targets)
 
     # -- soft delete ----------------------------------------------------------------------
 
     async def soft_delete(self, id: Any) -> bool:
         """Mark the row deleted; False when it is missing or already deleted."""
-        return await self._set_deleted(id, deleted=True)
+        return await _update.set_deleted(self.target, id, deleted=True)
 
     async def restore(self, id: Any) -> bool:
         """Clear the deleted mark; False when the row is missing or not deleted."""
-        return await self._set_deleted(id, deleted=False)
+        return await _update.set_deleted(self.target, id, deleted=False)
 
     def with_deleted(self) -> Self:
         """Return a repository of the same class that also sees soft-deleted rows."""
@@ -446,14 +392,9 @@ class AsyncRepository(Generic[ModelT]):
         """Return a repository of the same class that sees only soft-deleted rows."""
         return self._scoped("deleted")
 
-    async def _set_deleted(self, id: Any, *, deleted: bool) -> bool:
-        target = self.target.widened("all")
-        condition, values = _update.soft_delete_values(target, deleted=deleted)
-        ident = pk_value(self.info, id)
-        return await _update.update_one(target, ident, values, condition) is not None
-
     def _scoped(self, scope: Scope) -> Self:
         clone = type(self)(self.session)
         clone.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_target"})
         clone._scope = scope
         return clone
+# fmt: on

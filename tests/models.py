@@ -8,8 +8,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orm_core import Base, SoftDeleteMixin, TimestampMixin, VersionMixin
 
@@ -101,3 +101,88 @@ class Document(SoftDeleteMixin, VersionMixin, TimestampMixin, Base):
     slug: Mapped[str] = mapped_column(String(50), unique=True)
     title: Mapped[str] = mapped_column(String(100))
     views: Mapped[int] = mapped_column(default=0)
+
+
+# -- a blog: relationships of every kind -----------------------------------------------
+
+blog_article_tags = Table(
+    "blog_article_tags",
+    Base.metadata,
+    Column("article_id", ForeignKey("blog_articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("blog_tags.id", ondelete="CASCADE"), primary_key=True),
+)
+blog_favorites = Table(
+    "blog_favorites",
+    Base.metadata,
+    Column("user_id", ForeignKey("blog_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("article_id", ForeignKey("blog_articles.id", ondelete="CASCADE"), primary_key=True),
+)
+blog_follows = Table(
+    "blog_follows",
+    Base.metadata,
+    Column("follower_id", ForeignKey("blog_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("followed_id", ForeignKey("blog_users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class BlogUser(Base):
+    __tablename__ = "blog_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    bio: Mapped[str | None] = mapped_column(String(200))
+    articles: Mapped[list[BlogArticle]] = relationship(back_populates="author")
+    following: Mapped[list[BlogUser]] = relationship(
+        secondary=blog_follows,
+        primaryjoin=lambda: BlogUser.id == blog_follows.c.follower_id,
+        secondaryjoin=lambda: BlogUser.id == blog_follows.c.followed_id,
+        back_populates="followers",
+    )
+    followers: Mapped[list[BlogUser]] = relationship(
+        secondary=blog_follows,
+        primaryjoin=lambda: BlogUser.id == blog_follows.c.followed_id,
+        secondaryjoin=lambda: BlogUser.id == blog_follows.c.follower_id,
+        back_populates="following",
+    )
+    # declared with its own loading: the framework leaves it alone
+    badges: Mapped[list[BlogBadge]] = relationship(lazy="selectin")
+
+
+class BlogBadge(Base):
+    __tablename__ = "blog_badges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("blog_users.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(40))
+
+
+class BlogTag(Base):
+    __tablename__ = "blog_tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+
+
+class BlogArticle(TimestampMixin, Base):
+    __tablename__ = "blog_articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(120))
+    author_id: Mapped[int] = mapped_column(ForeignKey("blog_users.id"))
+    favorites_count: Mapped[int] = mapped_column(default=0)
+    author: Mapped[BlogUser] = relationship(back_populates="articles")
+    tags: Mapped[list[BlogTag]] = relationship(secondary=blog_article_tags)
+    comments: Mapped[list[BlogComment]] = relationship(back_populates="article")
+    favorited_by: Mapped[list[BlogUser]] = relationship(secondary=blog_favorites)
+
+
+class BlogComment(SoftDeleteMixin, Base):
+    __tablename__ = "blog_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str] = mapped_column(String(500))
+    article_id: Mapped[int] = mapped_column(ForeignKey("blog_articles.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("blog_users.id"))
+    article: Mapped[BlogArticle] = relationship(back_populates="comments")
+    author: Mapped[BlogUser] = relationship()

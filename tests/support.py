@@ -18,7 +18,20 @@ from sqlalchemy import event, inspect
 from orm_core import Database, UnitOfWork
 from orm_core.fields import model_info
 from orm_repositories import AsyncRepository
-from tests.models import Account, Document, Job, Membership, Note, Order, Product, Ticket
+from tests.models import (
+    Account,
+    BlogArticle,
+    BlogComment,
+    BlogTag,
+    BlogUser,
+    Document,
+    Job,
+    Membership,
+    Note,
+    Order,
+    Product,
+    Ticket,
+)
 
 # -- the unit of work -------------------------------------------------------------------
 
@@ -38,6 +51,10 @@ class ShopUoW(UnitOfWork):
     tickets: AsyncRepository[Ticket]
     jobs: AsyncRepository[Job]
     documents: AsyncRepository[Document]
+    users: AsyncRepository[BlogUser]
+    articles: AsyncRepository[BlogArticle]
+    tags: AsyncRepository[BlogTag]
+    comments: AsyncRepository[BlogComment]
 
 
 def product_row(n: int, **extra: Any) -> dict[str, Any]:

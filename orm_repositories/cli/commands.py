@@ -13,4 +13,3 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db_app, name="db")
-

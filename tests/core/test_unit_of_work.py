@@ -180,11 +180,10 @@ async def test_entities_from_a_read_only_unit_stay_readable_after_it_ends(databa
 
 @pytest.mark.postgres
 async def test_read_only_unit_rejects_writes_on_postgres(database):
-    from orm_core import DatabaseError
-
-    with pytest.raises(DatabaseError):
+    with pytest.raises(TransactionError) as refused:
         async with ShopUnitOfWork(database, read_only=True) as uow:
             await _make(uow, "A")
+    assert "read-only" in refused.value.message
     assert await _count_products(database) == 0
 
 
