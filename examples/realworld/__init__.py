@@ -1,0 +1,1 @@
+"""A RealWorld (Conduit) backend: users, profiles, articles, favorites, comments and tags."""
