@@ -178,7 +178,9 @@ def translate(exc: BaseException, *, during_commit: bool = False) -> OrmError:
         return InvalidQueryError(f"invalid value: {exc.orig}")
     if isinstance(exc, sa_exc.DBAPIError):
         return _translate_dbapi(exc)
-    return DatabaseError(f"{_MESSAGES[DatabaseError]}: {type(exc).__name__}")
+    # a SQLAlchemy error of its own (a mapping or statement mistake): its text holds no
+    # driver data, and names the mistake
+    return DatabaseError(f"{_MESSAGES[DatabaseError]}: {type(exc).__name__}: {_first_line(exc)}")
 
 
 def _translate_dbapi(exc: sa_exc.DBAPIError) -> OrmError:
