@@ -204,6 +204,8 @@ class ArticleService:
             if added:
                 # touch=False: favoriting is not an edit, so updatedAt stays
                 await uow.articles.increment(article.id, "favorites_count", added, touch=False)
+            else:
+                article = await _current(uow, article.id)
             following = await uow.users.followed_by(user_id, [article.author_id])
             return ArticleView(article, True, bool(following))
 
@@ -219,6 +221,8 @@ class ArticleService:
                 await uow.articles.decrement(
                     article.id, "favorites_count", removed, min_value=0, touch=False
                 )
+            else:
+                article = await _current(uow, article.id)
             following = await uow.users.followed_by(user_id, [article.author_id])
             return ArticleView(article, False, bool(following))
 
@@ -296,6 +300,15 @@ async def _user(uow: RealWorldUnitOfWork, username: str) -> User:
 
 async def _article(uow: RealWorldUnitOfWork, slug: str, *, load: Load = ARTICLE_LOAD) -> Article:
     article = await uow.articles.by_slug(slug, load=load)
+    if article is None:
+        raise MissingError("article not found")
+    return article
+
+
+async def _current(uow: RealWorldUnitOfWork, article_id: int) -> Article:
+    """The article as stored now: a concurrent favorite may have moved its counter since
+    this transaction first read it (the row lock waits for that writer to finish)."""
+    article = await uow.articles.select_for_update(article_id, load=ARTICLE_LOAD)
     if article is None:
         raise MissingError("article not found")
     return article
