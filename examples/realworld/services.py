@@ -177,7 +177,8 @@ class ArticleService:
                 author_id=author_id,
                 tags=await uow.tags.ensure(tags),
             )
-            return await _view(uow, author_id, await _article(uow, article.slug))
+            # nobody has favorited it yet, and nobody follows themselves
+            return ArticleView(await _article(uow, article.slug), False, False)
 
     async def update(self, slug: str, user_id: int, changes: dict[str, Any]) -> ArticleView:
         """Change one's own article; a new title gives a new slug."""
