@@ -43,5 +43,10 @@ async def required_caller(caller: Annotated[Caller | None, Depends(optional_call
     return caller
 
 
+def user_id_of(caller: Caller | None) -> int | None:
+    """The caller's user id, None for an anonymous request."""
+    return caller.user_id if caller is not None else None
+
+
 OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 RequiredCaller = Annotated[Caller, Depends(required_caller)]

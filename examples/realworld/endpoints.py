@@ -5,7 +5,7 @@ from typing import Annotated
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from examples.realworld.auth import OptionalCaller, RequiredCaller
+from examples.realworld.auth import OptionalCaller, RequiredCaller, user_id_of
 from examples.realworld.containers import RealWorldContainer
 from examples.realworld.schemas import (
     ArticleOut,
@@ -88,7 +88,7 @@ async def update_user(
 @inject
 async def profile(username: str, caller: OptionalCaller, profiles: Profiles) -> ProfileResponse:
     """Return a profile."""
-    found = await profiles.get(username, caller and caller.user_id)
+    found = await profiles.get(username, user_id_of(caller))
     return ProfileResponse(profile=ProfileOut.of(found.user, found.following))
 
 
@@ -123,8 +123,8 @@ async def list_articles(
     limit: Limit = 20,
 ) -> ArticlesResponse:
     """Return the newest articles, filtered by tag, author or favoriting user."""
-    views, total = await articles.list(
-        caller and caller.user_id,
+    views, total = await articles.find(
+        user_id_of(caller),
         tag=tag,
         author=author,
         favorited=favorited,
@@ -148,7 +148,7 @@ async def feed(
 @inject
 async def get_article(slug: str, caller: OptionalCaller, articles: Articles) -> ArticleResponse:
     """Return one article."""
-    return _one(await articles.get(slug, caller and caller.user_id))
+    return _one(await articles.get(slug, user_id_of(caller)))
 
 
 @router.post("/articles", status_code=201, tags=["articles"])
@@ -207,7 +207,7 @@ async def unfavorite(slug: str, caller: RequiredCaller, articles: Articles) -> A
 @inject
 async def list_comments(slug: str, caller: OptionalCaller, comments: Comments) -> CommentsResponse:
     """Return an article's comments."""
-    views = await comments.list(slug, caller and caller.user_id)
+    views = await comments.for_article(slug, user_id_of(caller))
     return CommentsResponse(
         comments=[CommentOut.of(v.comment, following=v.following) for v in views]
     )

@@ -144,7 +144,7 @@ class UpdateArticleRequest(_Input):
 
 
 class _Output(BaseModel):
-    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+    model_config = ConfigDict(serialize_by_alias=True)
 
 
 class ArticleOut(_Output):
@@ -152,11 +152,11 @@ class ArticleOut(_Output):
     title: str
     description: str
     body: str
-    tag_list: list[str] = Field(alias="tagList")
-    created_at: Timestamp = Field(alias="createdAt")
-    updated_at: Timestamp = Field(alias="updatedAt")
+    tag_list: list[str] = Field(serialization_alias="tagList")
+    created_at: Timestamp = Field(serialization_alias="createdAt")
+    updated_at: Timestamp = Field(serialization_alias="updatedAt")
     favorited: bool
-    favorites_count: int = Field(alias="favoritesCount")
+    favorites_count: int = Field(serialization_alias="favoritesCount")
     author: ProfileOut
 
     @classmethod
@@ -181,7 +181,7 @@ class ArticleResponse(BaseModel):
 
 class ArticlesResponse(_Output):
     articles: list[ArticleOut]
-    articles_count: int = Field(alias="articlesCount")
+    articles_count: int = Field(serialization_alias="articlesCount")
 
 
 # -- comments and tags ------------------------------------------------------------------
@@ -197,8 +197,8 @@ class NewCommentRequest(_Input):
 
 class CommentOut(_Output):
     id: int
-    created_at: Timestamp = Field(alias="createdAt")
-    updated_at: Timestamp = Field(alias="updatedAt")
+    created_at: Timestamp = Field(serialization_alias="createdAt")
+    updated_at: Timestamp = Field(serialization_alias="updatedAt")
     body: str
     author: ProfileOut
 

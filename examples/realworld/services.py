@@ -121,7 +121,7 @@ class ArticleService:
         self._uow = uow_factory
         self._reader = reader
 
-    async def list(
+    async def find(
         self,
         viewer_id: int | None,
         *,
@@ -235,7 +235,7 @@ class CommentService:
         self._uow = uow_factory
         self._reader = reader
 
-    async def list(self, slug: str, viewer_id: int | None) -> list[CommentView]:
+    async def for_article(self, slug: str, viewer_id: int | None) -> list[CommentView]:
         """Return an article's comments, oldest first."""
         async with self._reader() as uow:
             article = await _article(uow, slug, load=())

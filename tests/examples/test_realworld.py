@@ -36,7 +36,8 @@ async def write(
     }
     response = await client.post("/api/articles", json={"article": article}, headers=headers)
     assert response.status_code == 201, response.text
-    return response.json()["article"]
+    created: dict[str, Any] = response.json()["article"]
+    return created
 
 
 async def titles(
@@ -46,15 +47,16 @@ async def titles(
     assert response.status_code == 200, response.text
     page = response.json()
     assert page["articlesCount"] >= len(page["articles"])
-    return [a["title"] for a in page["articles"]]
+    return [str(a["title"]) for a in page["articles"]]
 
 
 def spec_errors(response: httpx.Response) -> list[str]:
     """The messages of the spec's error body, which must be the whole body."""
     body = response.json()
     assert set(body) == {"errors"} and set(body["errors"]) == {"body"}, body
-    assert all(isinstance(m, str) for m in body["errors"]["body"])
-    return body["errors"]["body"]
+    messages: list[str] = body["errors"]["body"]
+    assert all(isinstance(m, str) for m in messages)
+    return messages
 
 
 # -- users ------------------------------------------------------------------------------
