@@ -36,6 +36,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
+from orm_core.json_sql import JsonSql, PostgresqlJson, SqliteJson
 from orm_core.translate import translating
 
 Assignments = Callable[[Any], dict[Any, Any]]
@@ -50,6 +51,8 @@ class Backend:
     """What a database can do and how the framework spells it there (the portable answers)."""
 
     names: ClassVar[tuple[str, ...]] = ()
+    # how JSON lookups are spelled (None: not supported)
+    json: ClassVar[JsonSql | None] = None
     # the SQLAlchemy dialect package whose `insert()` spells upserts (None: no upserts)
     upsert_dialect: ClassVar[ModuleType | None] = None
     row_locks: ClassVar[bool] = True
@@ -192,6 +195,7 @@ class PostgresqlBackend(Backend):
     """PostgreSQL: RETURNING, `ON CONFLICT`, array parameters, COPY and planner estimates."""
 
     names = ("postgresql",)
+    json = PostgresqlJson()
     upsert_dialect: ClassVar[ModuleType | None] = postgresql
 
     @property
@@ -242,6 +246,7 @@ class SqliteBackend(Backend):
     """SQLite: one writer at a time, no row locks, naive datetimes, `ON CONFLICT`."""
 
     names = ("sqlite",)
+    json = SqliteJson()
     upsert_dialect: ClassVar[ModuleType | None] = sqlite
     row_locks = False
     naive_datetimes = True

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapper, RelationshipProperty
 from orm_core.checkers import OutOfRange
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import FieldInfo, compared_value, model_info
+from orm_core.json_sql import JSON_OPERATORS, JsonPath, JsonSql
 
 OPERATORS: tuple[str, ...] = (
     "eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "icontains",
@@ -49,18 +50,31 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class LookupPath:
-    """A parsed lookup key: relationships walked, the field reached (None: a relationship), op."""
+    """A parsed lookup key: relationships walked, the field reached (None: a relationship),
+    the path inside a JSON field (keys, and integers for array positions), the operator."""
 
     model: type
     steps: tuple[Step, ...]
     field: FieldInfo | None
     op: str
+    json_path: JsonPath = ()
 
     @property
     def name(self) -> str:
-        """The key without its operator (`author__username`)."""
+        """The key without its operator (`author__username`, `data__size`)."""
         parts = [s.key for s in self.steps] + ([self.field.key] if self.field else [])
+        parts += [str(p) for p in self.json_path]
         return SEPARATOR.join(parts)
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the lookup compares JSON values (a path into a JSON field, or a JSON op).
+
+        `data=None`, `data__ne=None` and `data__isnull` stay plain SQL NULL tests.
+        """
+        if self.field is None or not self.field.is_json:
+            return False
+        return bool(self.json_path) or self.op not in ("isnull", "eq", "ne")
 
 
 def _in_list(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
@@ -77,6 +91,7 @@ class LookupContext:
 
     related: RelatedCriteria = field(default=lambda model: [])
     value_in: ValueIn = _in_list
+    json: JsonSql | None = None
 
 
 _PATHS: dict[tuple[type, str], LookupPath] = {}
@@ -102,11 +117,14 @@ def _parse(model: type, key: str) -> LookupPath:
         info = model_info(current)
         rest = segments[index + 1 :]
         if segment in info.fields:
+            found = info.fields[segment]
+            if found.is_json:
+                return _json_path(model, tuple(steps), found, key, rest)
             if len(rest) > 1:
                 raise _unknown_operator(key, SEPARATOR.join(rest))
             op = rest[0] if rest else "eq"
             _check_operator(key, op)
-            return LookupPath(model, tuple(steps), info.fields[segment], op)
+            return LookupPath(model, tuple(steps), found, op)
         step = relationship_step(current, segment)
         if step is None:
             raise InvalidQueryError(
@@ -129,6 +147,21 @@ def _parse(model: type, key: str) -> LookupPath:
                 {"lookup": key},
             )
     raise InvalidQueryError(f"empty lookup {key!r}")  # pragma: no cover - the loop decides
+
+
+def _json_path(
+    model: type, steps: tuple[Step, ...], found: FieldInfo, key: str, rest: list[str]
+) -> LookupPath:
+    """A lookup into a JSON field: a trailing segment naming an operator is the operator."""
+    op = "eq"
+    if rest and (rest[-1] in OPERATORS or rest[-1] in JSON_OPERATORS):
+        op = rest.pop()
+    if any(not part or "\x00" in part or '"' in part or "\\" in part for part in rest):
+        raise InvalidQueryError(
+            f"a key in the JSON path of {key!r} is empty or holds a NUL, quote or backslash"
+        )
+    path = tuple(int(part) if part.isdigit() else part for part in rest)
+    return LookupPath(model, steps, found, op, path)
 
 
 def relationship_step(model: type, key: str) -> Step | None:
@@ -160,7 +193,10 @@ def build_filters(
     items: list[tuple[LookupPath, Any]] = []
     for key, value in lookups.items():
         path = parse_lookup(model, key)
-        if path.op == "eq" and isinstance(value, Mapping) and _is_operator_dict(path, value):
+        explicit = key.endswith(SEPARATOR + "eq")
+        if path.op == "eq" and isinstance(value, Mapping) and not explicit and _is_operator_dict(
+            path, value
+        ):
             for op, inner in value.items():
                 items.append((replace(path, op=op), inner))
         else:
@@ -169,13 +205,15 @@ def build_filters(
 
 
 def _is_operator_dict(path: LookupPath, value: Mapping[Any, Any]) -> bool:
+    """Whether a dict value holds operators; on a JSON field, only if every key is one
+    (`data__meta={"n": 2}` compares with an object; `data__meta__eq={"gt": 1}` too)."""
+    if path.field is not None and path.field.is_json:
+        return bool(value) and all(k in OPERATORS or k in JSON_OPERATORS for k in value)
     if not value:
         raise InvalidQueryError(f"empty operator mapping for {path.name!r}")
     unknown = [k for k in value if k not in OPERATORS]
     if not unknown:
         return True
-    if path.field is not None and path.field.python_type is dict:
-        return False  # a JSON column compared with a dict value
     raise _unknown_operator(path.name, str(unknown[0]))
 
 
@@ -185,7 +223,9 @@ def _conditions(
     found: list[ColumnElement[bool]] = []
     groups: dict[str, list[tuple[LookupPath, Any]]] = {}
     for path, value in items:
-        if len(path.steps) == depth:
+        if len(path.steps) == depth and path.is_json:
+            found.append(_json_condition(path, value, context))
+        elif len(path.steps) == depth:
             assert path.field is not None
             found.append(condition(path.field, path.op, value, context))
         elif len(path.steps) == depth + 1 and path.field is None:
@@ -217,6 +257,13 @@ def _conditions(
     return found
 
 
+def _json_condition(path: LookupPath, value: Any, context: LookupContext) -> ColumnElement[bool]:
+    if context.json is None:
+        raise InvalidQueryError(f"JSON lookups are not supported here ({path.name!r})")
+    assert path.field is not None
+    return context.json.condition(path.field.attribute, path.json_path, path.op, value)
+
+
 def _exists(
     step: Step, conditions: list[ColumnElement[bool]], context: LookupContext
 ) -> ColumnElement[bool]:
@@ -241,11 +288,6 @@ def condition(
     if op not in OPERATORS:
         raise _unknown_operator(field.key, op)
     column = field.attribute
-    if field.is_json and op != "isnull" and not (op in ("eq", "ne") and value is None):
-        raise InvalidQueryError(
-            f"{field.key!r} is a JSON field: only isnull (or = None) can filter it",
-            {"field": field.key, "operator": op},
-        )
     if op == "isnull":
         if not isinstance(value, bool):
             raise InvalidQueryError(f"{field.key}__isnull takes True or False")

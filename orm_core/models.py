@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import JSON, MetaData, Numeric, Uuid
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from orm_core.relationships import raise_when_not_loaded
@@ -35,8 +36,11 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         Decimal: Numeric(12, 2),
         uuid.UUID: Uuid(),
-        dict: JSON(),
-        dict[str, Any]: JSON(),
+        # JSONB on PostgreSQL: indexable, and the JSON lookups' operators need it
+        dict: JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"),
+        dict[str, Any]: JSON(none_as_null=True).with_variant(
+            JSONB(none_as_null=True), "postgresql"
+        ),
         datetime: UTCDateTime(),
         enum.Enum: SAEnum(enum.Enum, native_enum=False, length=50),
     }

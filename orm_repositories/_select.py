@@ -42,7 +42,8 @@ def related_criteria(model: type) -> list[ColumnElement[bool]]:
 
 def lookup_context(target: Target) -> LookupContext:
     """How this repository's lookups scope related rows and bind value lists."""
-    return LookupContext(related=related_criteria, value_in=target.backend.value_in)
+    backend = target.backend
+    return LookupContext(related=related_criteria, value_in=backend.value_in, json=backend.json)
 
 
 def conditions(

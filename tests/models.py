@@ -186,3 +186,13 @@ class BlogComment(SoftDeleteMixin, Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("blog_users.id"))
     article: Mapped[BlogArticle] = relationship(back_populates="comments")
     author: Mapped[BlogUser] = relationship()
+
+
+class Sheet(Base):
+    """A JSON document per row, for JSON lookups."""
+
+    __tablename__ = "sheets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any] | None]

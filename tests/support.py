@@ -30,6 +30,7 @@ from tests.models import (
     Note,
     Order,
     Product,
+    Sheet,
     Ticket,
 )
 
@@ -55,6 +56,7 @@ class ShopUoW(UnitOfWork):
     articles: AsyncRepository[BlogArticle]
     tags: AsyncRepository[BlogTag]
     comments: AsyncRepository[BlogComment]
+    sheets: AsyncRepository[Sheet]
 
 
 def product_row(n: int, **extra: Any) -> dict[str, Any]:
