@@ -134,7 +134,9 @@ NOT_OPERATORS = st.text(min_size=1, max_size=8).filter(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     key=NOT_OPERATORS,
     value=st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=5)),
