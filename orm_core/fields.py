@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from orm_core.checkers import Checker, checker_for, impl_type, int_limit
+from orm_core.constraints import Declared
 from orm_core.errors import InvalidQueryError
 from orm_core.models import SoftDeleteMixin
 from orm_core.types import utcnow
@@ -60,6 +61,9 @@ class FieldInfo:
     # a default reading the execution context): only a real INSERT can fill it in
     python_default_only: bool = True
     onupdate: Default | None = None
+    # an INSERT leaving the column out stores NULL: nothing computes a value for it
+    null_when_omitted: bool = False
+    declared: Declared | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,8 @@ def _field(model: type, key: str, column: Column[Any]) -> FieldInfo:
     required = not column.nullable and not column.primary_key
     default, python_only = column_default(column.default)
     onupdate, _ = column_default(column.onupdate)
+    declared = Declared.of(key, column.info)
+    store = _storer(key, check, scale, required=required, column=column)
     return FieldInfo(
         key=key,
         attribute=getattr(model, key),
@@ -160,11 +166,19 @@ def _field(model: type, key: str, column: Column[Any]) -> FieldInfo:
         primary_key=column.primary_key,
         is_json=isinstance(impl_type(column.type), JSON),
         scale=scale,
-        store=_storer(key, check, scale, required=required, column=column),
+        store=store if declared is None else _declaring(store, declared),
         compare=checker_for(column, py_type, key, reading=True),
         default=default,
         python_default_only=python_only,
         onupdate=onupdate,
+        null_when_omitted=(
+            column.default is None
+            and column.server_default is None
+            and column.computed is None
+            and column.identity is None
+            and not column.primary_key
+        ),
+        declared=declared,
     )
 
 
@@ -260,6 +274,22 @@ def _as_decimal(value: int | float | Decimal) -> Decimal:
 def _round(number: Decimal, quantum: Decimal) -> Decimal:
     """Round half away from zero, as PostgreSQL does for NUMERIC."""
     return number.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def _declaring(store: Checker, declared: Declared) -> Checker:
+    """`store`, then the rules the column declares (None passes; SQL only where CHECKs guard)."""
+
+    def store_declared(value: Any) -> Any:
+        value = store(value)
+        if value is None:
+            return None
+        if type(value) not in _PLAIN_TYPES and is_sql(value):
+            if declared.needs_python:
+                raise declared.refuse_sql()
+            return value
+        return declared.check(value)
+
+    return store_declared
 
 
 # plain values that can never be SQL expressions: skip that probe on the hot path

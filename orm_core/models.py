@@ -17,6 +17,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
+from orm_core.constraints import declare_check_constraints
 from orm_core.relationships import raise_when_not_loaded
 from orm_core.types import UTCDateTime, utcnow
 
@@ -47,6 +48,7 @@ class Base(DeclarativeBase):
 
 
 raise_when_not_loaded(Base)
+declare_check_constraints(Base)
 
 
 class TimestampMixin:

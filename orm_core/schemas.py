@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, create_model
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Integer, Numeric, String
 from sqlalchemy.types import TypeEngine
@@ -84,9 +84,16 @@ def _definition(field: FieldInfo, optional: bool) -> tuple[Any, Any]:
     column = field.column
     type_ = impl_type(column.type)
     annotation: Any = Any if isinstance(type_, JSON) else (field.python_type or Any)
+    constraints = _constraints(type_, field.python_type)
+    declared = field.declared
+    if declared is not None:
+        constraints = _merged(constraints, declared.pydantic())
+        if declared.choices is not None:
+            annotation = Literal[declared.choices]  # an enum in the JSON schema
+        for validator in declared.validators:
+            annotation = Annotated[annotation, AfterValidator(validator)]
     if column.nullable and annotation is not Any:
         annotation = annotation | None
-    constraints = _constraints(type_, field.python_type)
     description = column.comment or column.doc
     if optional:
         default: Any = None
@@ -97,6 +104,15 @@ def _definition(field: FieldInfo, optional: bool) -> tuple[Any, Any]:
     else:
         default = ...
     return annotation, PydanticField(default, description=description, **constraints)
+
+
+def _merged(found: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:
+    """The column type's limits with the declared rules; the tighter bound wins."""
+    merged = {**found, **declared}
+    for key, pick in (("max_length", min), ("le", min), ("ge", max)):
+        if key in found and key in declared:
+            merged[key] = pick(found[key], declared[key])
+    return merged
 
 
 def _generated(field: FieldInfo) -> bool:

@@ -9,6 +9,7 @@ the column's type, and a value that does not convert is an `InvalidQueryError`.
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -109,6 +110,9 @@ def filter_params(model: type, fields: Iterable[str]) -> list[FilterParam]:
         if path.field is None or path.op != "eq" or path.name != name:
             raise InvalidQueryError(f"filter field {name!r} must name a field", {"field": name})
         field = path.field
+        if path.is_json or field.is_json:
+            params.extend(_json_param(name, op) for op in _JSON)
+            continue
         operators = _operators_for(field.python_type)
         if field.column.nullable or path.steps:
             operators = (*operators, "isnull")
@@ -129,6 +133,9 @@ def parse_filters(params: Sequence[FilterParam], values: Mapping[str, Any]) -> d
         if raw is None:
             continue
         key = param.field if param.op == "eq" else f"{param.field}__{param.op}"
+        if param.value_type is _JsonValue:
+            lookups[key] = _json_values(param, raw)
+            continue
         if not param.multi:
             lookups[key] = raw
             continue
@@ -201,6 +208,39 @@ def _param(path: str, field: FieldInfo, op: str) -> FilterParam:
         shape = "low,high" if op == "between" else "comma-separated values"
         return FilterParam(name, path, op, str, value_type, f"`{path}` {op} ({shape})")
     return FilterParam(name, path, op, value_type, value_type, f"`{path}` {op}")
+
+
+class _JsonValue:
+    """Marks a filter on a JSON path: each value is read as JSON, else taken as text."""
+
+
+# the operators a JSON path offers as query parameters
+_JSON = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "has_key",
+         "icontains", "isnull")  # fmt: skip
+
+
+def _json_param(path: str, op: str) -> FilterParam:
+    name = path if op == "eq" else f"{path}__{op}"
+    if op == "isnull":
+        return FilterParam(name, path, op, bool, bool, f"`{path}` holds no value (true) or one")
+    shape = " (comma-separated)" if op in ("in", "not_in") else ""
+    help_text = f"`{path}` {op}, a JSON value (`3`, `true`, `\"x\"`) or plain text{shape}"
+    return FilterParam(name, path, op, str, _JsonValue, help_text)
+
+
+def _json_values(param: FilterParam, raw: Any) -> Any:
+    if param.op == "isnull":
+        return raw
+    if param.op in ("in", "not_in"):
+        return [_json_value(part) for part in str(raw).split(",")] if raw != "" else []
+    return raw if param.op in ("has_key", "icontains") else _json_value(str(raw))
+
+
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 @cache

@@ -38,6 +38,9 @@ async def add_to(
             {"field": field.key, "amount": amount},
         )
     params: dict[str, Any] = {"amount": amount}
+    declared = _declared_bound(field, sign)
+    if declared is not None:
+        params["declared"] = declared[0]
     if bound is not None:
         params["bound"] = _checked_number(field, "max_value" if sign > 0 else "min_value", bound)
     if matches_nothing(ident):
@@ -88,6 +91,15 @@ def _statement(
     if bounded:
         limit = bindparam("bound", type_=field.column.type)
         conditions.append(new_value <= limit if sign > 0 else new_value >= limit)
+    declared = _declared_bound(field, sign)
+    if declared is not None:
+        # a declared bound is a limit like max_value/min_value: crossing it matches no row
+        limit = bindparam("declared", type_=field.column.type)
+        inclusive = declared[1]
+        if sign > 0:
+            conditions.append(new_value <= limit if inclusive else new_value < limit)
+        else:
+            conditions.append(new_value >= limit if inclusive else new_value > limit)
     managed = managed_values(target.info, {field.key}, touch=touch)
     bound_keys = tuple(k for k, v in managed.items() if not is_sql(v))
     fields = target.info.fields
@@ -98,6 +110,13 @@ def _statement(
     )
     cached = _STATEMENTS[key] = (statement.execution_options(**SYNCED), bound_keys)
     return cached
+
+
+def _declared_bound(field: FieldInfo, sign: int) -> tuple[Any, bool] | None:
+    """The declared bound an increment (upper) or a decrement (lower) must respect."""
+    if field.declared is None:
+        return None
+    return field.declared.upper() if sign > 0 else field.declared.lower()
 
 
 def _checked_number(field: FieldInfo, what: str, value: Any) -> Any:

@@ -10,10 +10,12 @@ written, even when the caller catches the error and commits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, inspect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm.attributes import set_committed_value
 
 from orm_core.dialects import Backend
 from orm_core.errors import InvalidQueryError
@@ -28,11 +30,21 @@ MANAGED_FIELDS: frozenset[str] = frozenset({"created_at", "updated_at", "deleted
 
 
 async def add(target: Target, entities: Sequence[Any]) -> None:
-    """Insert entities through the ORM and load what the database generated."""
+    """Insert entities through the ORM and load what the database generated.
+
+    A column the INSERT left out and nothing fills in holds NULL: it is set so
+    without asking the database.
+    """
     for entity in entities:
         check_entity(target.info, entity)
     target.session.add_all(entities)
     await flush(target)
+    nulls = [f.key for f in target.info.fields.values() if f.null_when_omitted]
+    for entity in entities:
+        unloaded = inspect(entity).unloaded
+        for key in nulls:
+            if key in unloaded:
+                set_committed_value(entity, key, None)
     await ensure_loaded(target, entities)
 
 
@@ -57,16 +69,67 @@ async def bulk_create(target: Target, rows: Iterable[Mapping[str, Any]], batch_s
         async with target.session.begin_nested():
             connection = await write_connection(target)
             for batch in batches(rows, batch_size):
+                # every row of the batch is checked before any of it is sent
+                prepared = []
                 for keys, group in grouped(batch).items():
                     plan = row_plan(target.info, target.table, connection.dialect, keys)
                     try:
-                        inserted += await write_rows(
+                        ready = prepare_rows(
                             connection, target.backend, plan, statement, group, copy=True
                         )
                     except InvalidQueryError as exc:
                         raise _in_call(exc, batch, group, offset) from exc
+                    prepared.append(ready)
+                for ready in prepared:
+                    inserted += await send_rows(connection, target.backend, ready)
                 offset += len(batch)
     return inserted
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Rows checked and converted, ready to be sent one way: COPY, compiled, or generic."""
+
+    statement: Any
+    plan: RowPlan
+    how: str
+    payload: list[Any]
+    sql: str = ""
+
+
+def prepare_rows(
+    connection: AsyncConnection,
+    backend: Backend,
+    plan: RowPlan,
+    statement: Any,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    copy: bool,
+    stored: bool = False,
+    shape: tuple[Any, ...] = (),
+) -> Prepared:
+    """Check and convert `rows` for `statement` (or COPY when allowed and possible)."""
+    if copy and backend.copy and plan.python_only:
+        return Prepared(statement, plan, "copy", plan.records(rows, stored=stored))
+    found = compiled(plan, statement, connection.dialect, shape)
+    if found is None:
+        return Prepared(statement, plan, "generic", plan.checked(rows))
+    records = plan.records(rows, stored=stored)
+    return Prepared(statement, plan, "compiled", found.parameters(records), found.sql)
+
+
+async def send_rows(connection: AsyncConnection, backend: Backend, ready: Prepared) -> int:
+    """Send prepared rows; return how many."""
+    if not ready.payload:
+        return 0
+    if ready.how == "copy":
+        table = ready.statement.table
+        await backend.copy_records(connection, table, ready.plan.columns, ready.payload)
+    elif ready.how == "generic":
+        await connection.execute(ready.statement, ready.payload)
+    else:
+        await connection.exec_driver_sql(ready.sql, ready.payload)
+    return len(ready.payload)
 
 
 async def write_rows(
@@ -80,21 +143,11 @@ async def write_rows(
     stored: bool = False,
     shape: tuple[Any, ...] = (),
 ) -> int:
-    """Send `rows` through `statement` (or COPY when allowed and possible); return the count."""
-    if not rows:
-        return 0
-    if copy and backend.copy and plan.python_only:
-        await backend.copy_records(
-            connection, statement.table, plan.columns, plan.records(rows, stored=stored)
-        )
-        return len(rows)
-    found = compiled(plan, statement, connection.dialect, shape)
-    if found is None:
-        await connection.execute(statement, plan.checked(rows))
-    else:
-        records = plan.records(rows, stored=stored)
-        await connection.exec_driver_sql(found.sql, found.parameters(records))
-    return len(rows)
+    """Check, convert and send `rows`; return the count."""
+    ready = prepare_rows(
+        connection, backend, plan, statement, rows, copy=copy, stored=stored, shape=shape
+    )
+    return await send_rows(connection, backend, ready)
 
 
 async def clone(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from orm_core.errors import InvalidQueryError, NotFoundError
 from orm_core.pagination import Page
@@ -27,7 +27,14 @@ from orm_repositories._select import (
     scope_criteria,
     select_entities,
 )
-from orm_repositories._target import Target, execute, fetch_all, fetch_first, non_negative
+from orm_repositories._target import (
+    Target,
+    execute,
+    fetch_all,
+    fetch_first,
+    fetch_rows,
+    non_negative,
+)
 
 CountMode = Literal["exact", "estimate", "none"]
 COUNT_MODES: tuple[str, ...] = ("exact", "estimate", "none")
@@ -122,12 +129,31 @@ async def list_and_count(
 ) -> tuple[list[Any], int]:
     """One slice of the matching rows (offset pagination) and how many match in all."""
     found = criteria(target, where, lookups)
-    statement = _sliced(select(target.model).where(*found), limit, offset)
+    return await _counted_slice(target, found, order_by, load, limit, offset)
+
+
+async def _counted_slice(
+    target: Target,
+    found: list[Any],
+    order_by: Any,
+    load: Load,
+    limit: int | None,
+    offset: int | None,
+) -> tuple[list[Any], int]:
+    """A slice and the total of every match, in one statement: `count(*) OVER ()`.
+
+    Only a slice that comes back empty (past the end, or `limit=0`) costs a second
+    statement, a COUNT, since no row carried the total.
+    """
+    total = func.count().over().label("orm_total")
+    statement = _sliced(select(target.model, total).where(*found), limit, offset)
     statement = with_load(ordered(target, statement, order_by), target.model, load)
-    total = await count(target, found)
-    if total <= offset or limit == 0:
-        return [], total
-    return await fetch_all(target, statement), total
+    rows = await fetch_rows(target, statement)
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    if not offset and limit != 0:
+        return [], 0
+    return [], await count(target, found)
 
 
 def _sliced(statement: Any, limit: Any, offset: Any) -> Any:
@@ -173,10 +199,7 @@ async def paginate(
     statement = ordered(target, select(target.model).where(*found), order_by)
     statement = with_load(statement, target.model, load)
     if count_mode == "exact":
-        exact = await count(target, found)
-        items: list[Any] = []
-        if exact > offset:
-            items = await fetch_all(target, statement.limit(page_size).offset(offset))
+        items, exact = await _counted_slice(target, found, order_by, load, page_size, offset)
         return Page.build(items, total=exact, page=page, page_size=page_size)
     rows = await fetch_all(target, statement.limit(page_size + 1).offset(offset))
     items, has_next = rows[:page_size], len(rows) > page_size
@@ -207,3 +230,13 @@ def check_page(page: Any, page_size: Any, limit: int) -> tuple[int, int]:
             f"page_size must be an integer from 1 to {limit}", {"page_size": page_size}
         )
     return page, page_size
+
+
+async def refresh(target: Target, entity: Any, load: Load) -> Any:
+    """The current state of an entity's row, written into the entity (None if it went)."""
+    if not isinstance(entity, target.model):
+        raise InvalidQueryError(f"expected a {target.model.__name__}, got {type(entity).__name__}")
+    ident = pk_value(target.info, pk_of(target.info, entity))
+    statement = select_entities(target.widened("all")).where(pk_equals(target.info, ident))
+    statement = with_load(statement, target.model, load)
+    return await fetch_first(target, statement.execution_options(populate_existing=True))

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Table, UniqueConstraint, delete, func, inspect, select
+from sqlalchemy import Column, Table, UniqueConstraint, delete, false, func, inspect, select
 from sqlalchemy.orm import RelationshipProperty, selectinload
 
 from orm_core.errors import InvalidQueryError, NotFoundError
@@ -21,7 +21,7 @@ from orm_core.fields import model_info
 from orm_core.lookups import build_filters
 from orm_core.session import record_write
 from orm_core.translate import translating
-from orm_repositories._keys import chunks, matches_nothing, pk_equals, pk_value
+from orm_repositories._keys import chunks, matches_nothing, pk_equals, pk_value, pk_values
 from orm_repositories._select import lookup_context, related_criteria
 from orm_repositories._target import Target, execute, fetch_all, flush
 
@@ -86,23 +86,50 @@ async def count_related(
     wanted = list(by_key)
     if not wanted:
         return counts
-    conditions = [
-        *where,
-        *build_filters(link.target, lookups, lookup_context(target)),
-        *related_criteria(link.target),
-    ]
     parent_column = link.parent_column
     statement: Any = select(parent_column, func.count())
-    if link.secondary is not None:
-        statement = statement.select_from(link.secondary).join(link.target, link.prop.secondaryjoin)
+    keyed = _key_filter(link, where, lookups)
+    if keyed is not None:
+        # only the target's key is asked about: the association table alone answers
+        conditions = keyed
+        statement = statement.select_from(link.secondary)
     else:
-        statement = statement.select_from(link.target)
+        conditions = [
+            *where,
+            *build_filters(link.target, lookups, lookup_context(target)),
+            *related_criteria(link.target),
+        ]
+        if link.secondary is not None:
+            statement = statement.select_from(link.secondary).join(
+                link.target, link.prop.secondaryjoin
+            )
+        else:
+            statement = statement.select_from(link.target)
     for chunk in chunks(target, wanted):
         grouped = statement.where(parent_column.in_(chunk), *conditions).group_by(parent_column)
         rows: list[Any] = list((await execute(target, grouped)).all())
         for key, number in rows:
             counts[by_key[key]] = int(number)
     return counts
+
+
+def _key_filter(
+    link: Collection, where: Sequence[Any], lookups: Mapping[str, Any]
+) -> list[Any] | None:
+    """Conditions on the association table when the lookups only name the target's key."""
+    info = model_info(link.target)
+    if link.secondary is None or where or related_criteria(link.target) or len(lookups) != 1:
+        return None
+    if len(info.primary_key) != 1 or link.target_column is None:
+        return None
+    (key, value), = lookups.items()
+    name = info.primary_key[0].key
+    if key in (name, f"{name}__eq"):
+        checked = pk_value(info, value)
+        return [link.target_column == checked] if not matches_nothing(checked) else [false()]
+    if key == f"{name}__in" and isinstance(value, list | tuple | set):
+        return [link.target_column.in_(pk_values(info, value))]
+    return None
 
 
 async def link(target: Target, parent: Any, name: Any, targets: Any) -> int:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sqlalchemy import Table, inspect
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Executable
 
 from orm_core.dialects import Backend, backend_of_session
@@ -80,7 +80,8 @@ async def fetch_all(
     if write:
         target.wrote()
     with keeping_relationships(target, statement):
-        return list((await execute(target, statement, params)).scalars().all())
+        # unique(): a collection joined by a loader option repeats its parent's row
+        return list((await execute(target, statement, params)).unique().scalars().all())
 
 
 async def fetch_first(
@@ -90,7 +91,13 @@ async def fetch_first(
     if write:
         target.wrote()
     with keeping_relationships(target, statement):
-        return (await execute(target, statement, params)).scalars().first()
+        return (await execute(target, statement, params)).unique().scalars().first()
+
+
+async def fetch_rows(target: Target, statement: Executable) -> list[Any]:
+    """Run a SELECT of entities with extra columns; its rows, entity first."""
+    with keeping_relationships(target, statement):
+        return list((await execute(target, statement)).unique().all())
 
 
 @contextmanager

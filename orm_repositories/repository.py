@@ -106,11 +106,7 @@ class AsyncRepository(Generic[ModelT]):
         return cast("ModelT | None", await _reads.get(self.target, id, load))
 
     async def get_one(self, id: Any, *, load: Load = None) -> ModelT:
-        """Return the row with this primary key.
-
-        Raises:
-            NotFoundError: no such row (or it is soft-deleted).
-        """
+        """Return the row with this primary key; `NotFoundError` when missing or soft-deleted."""
         entity = await self.get(id, load=load)
         if entity is None:
             raise not_found(self.target, {"id": id})
@@ -156,14 +152,7 @@ class AsyncRepository(Generic[ModelT]):
     async def paginate(self, *where: Any, page: int = 1, page_size: int = 20, order_by: Any = None,
                        count: CountMode = "exact", load: Load = None, **lookups: Any,
                        ) -> Page[ModelT]:
-        """Return one page of matching rows and their total.
-
-        `count="estimate"` takes the planner's estimate on PostgreSQL, `count="none"`
-        skips counting (`total` is None); `has_next` is always right.
-
-        Raises:
-            InvalidQueryError: page below 1, page size outside 1..`max_page_size`.
-        """
+        """Return one page and the total (`count="estimate"`: the planner's; `"none"`: no total)."""
         return await _reads.paginate(self.target, where, lookups, page=page, page_size=page_size,
                                      order_by=order_by, count_mode=count,
                                      max_page_size=self.max_page_size, load=load)
@@ -192,6 +181,13 @@ class AsyncRepository(Generic[ModelT]):
         return await _aggregate.aggregate(self.target, where, lookups, group_by=group_by,
                                           count=count, functions=functions, having=having)
 
+    async def refresh(self, entity: ModelT, *, load: Load = None) -> ModelT:
+        """Re-read the row of a held entity, without a lock; `NotFoundError` if it went."""
+        found = await _reads.refresh(self.target, entity, load)
+        if found is None:
+            raise not_found(self.target, {"id": pk_of(self.info, entity)})
+        return cast("ModelT", found)
+
     async def random(self, *where: Any, load: Load = None, **lookups: Any) -> ModelT | None:
         """Return one uniformly drawn matching row, or None."""
         rows = await self.sample(1, *where, load=load, **lookups)
@@ -208,8 +204,6 @@ class AsyncRepository(Generic[ModelT]):
         return await _relations.count_related(self.target, entities_or_ids, relationship,
                                               where, lookups)
 
-    # -- writing --------------------------------------------------------------------------
-
     async def add(self, entity: ModelT) -> ModelT:
         """Insert a new entity and return it with its generated values."""
         await _insert.add(self.target, [entity])
@@ -222,18 +216,11 @@ class AsyncRepository(Generic[ModelT]):
         return items
 
     async def create(self, **values: Any) -> ModelT:
-        """Insert a row built from field values (collections included) and return it.
-
-        Raises:
-            DuplicateError: a unique constraint was violated.
-        """
+        """Insert a row built from field values (collections too); `DuplicateError` on a clash."""
         return cast("ModelT", await _insert.create(self.target, values))
 
     async def bulk_create(self, rows: Rows, *, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
-        """Insert rows given as dicts without ORM objects; return how many were inserted.
-
-        All or nothing: a bad row (named by its index) leaves nothing of the call written.
-        """
+        """Insert dicts without ORM objects, all or nothing; return how many were inserted."""
         return await _insert.bulk_create(self.target, rows, batch_size)
 
     async def update(self, id: Any, /, **values: Any) -> ModelT:
@@ -247,12 +234,7 @@ class AsyncRepository(Generic[ModelT]):
         return cast("ModelT", entity)
 
     async def update_fields(self, entity: ModelT, /, **values: Any) -> ModelT:
-        """Set fields on an entity's row (re-read first if it belongs to another session).
-
-        Raises:
-            NotFoundError: the row no longer exists.
-            ConcurrentModificationError: a `VersionMixin` row changed since it was read.
-        """
+        """Set fields on an entity's row, under its version (`ConcurrentModificationError`)."""
         check_entity(self.info, entity)
         checked = check_values(self.info, values, allow_pk=False)
         if entity not in self.session:
@@ -306,27 +288,18 @@ class AsyncRepository(Generic[ModelT]):
 
     async def upsert(self, *, conflict_fields: Names, update_fields: Names | None = None,
                      **values: Any) -> ModelT:
-        """Insert a row, or update the row with the same `conflict_fields`; return it.
-
-        `update_fields=[]` inserts or leaves the existing row untouched (and unlocked).
-        """
+        """Insert, or update the row with the same `conflict_fields` (`[]`: leave it alone)."""
         entity = await _upsert.upsert(self.target, values, conflict_fields, update_fields)
         return cast("ModelT", entity)
 
     async def upsert_many(self, rows: Rows, *, conflict_fields: Names,
                           update_fields: Names | None = None) -> int:
-        """Upsert many rows (a repeated key counts once, the last wins); return the count.
-
-        With `update_fields=[]` existing rows are left alone and the count is of inserts.
-        """
+        """Upsert many rows (a repeated key counts once, the last wins); return the count."""
         return await _upsert.upsert_many(self.target, rows, conflict_fields, update_fields)
 
     async def increment(self, id: Any, field: str, amount: Number = 1, *, max_value: Any = None,
                         touch: bool = True) -> ModelT | None:
-        """Add `amount` atomically; the entity with the new value, or None if no row matched.
-
-        `touch=False` leaves `updated_at` and the version alone.
-        """
+        """Add `amount` atomically (`touch=False`: leave `updated_at`, version); None if no row."""
         return cast("ModelT | None", await _counters.add_to(
             self.target, id, field, amount, bound=max_value, sign=1, touch=touch))
 
@@ -342,11 +315,7 @@ class AsyncRepository(Generic[ModelT]):
         return await _conditional.update_if(self.target, id, conditions, values)
 
     async def update_with_lock(self, entity: ModelT, /, **values: Any) -> ModelT:
-        """Write `values` only if the row still has the version `entity` was read at.
-
-        Raises:
-            ConcurrentModificationError: the row changed (or went) since it was read.
-        """
+        """Write `values` only if the row still has `entity`'s version, else a conflict error."""
         return cast("ModelT", await _conditional.update_with_lock(self.target, entity, values))
 
     async def select_for_update(self, id: Any, *, nowait: bool = False, skip_locked: bool = False,

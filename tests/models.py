@@ -196,3 +196,28 @@ class Sheet(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40))
     data: Mapped[dict[str, Any] | None]
+
+
+def _tidy_title(value: str) -> str:
+    tidy = " ".join(value.split())
+    if not tidy:
+        raise ValueError("a title needs words")
+    return tidy
+
+
+class Listing(Base):
+    """Declared value constraints on every kind of column."""
+
+    __tablename__ = "listings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(
+        String(40), unique=True, info={"pattern": r"^[a-z0-9-]+$", "min_length": 3}
+    )
+    price: Mapped[Decimal] = mapped_column(info={"gt": 0, "le": 10_000})
+    stock: Mapped[int] = mapped_column(default=0, info={"ge": 0, "le": 100})
+    status: Mapped[str] = mapped_column(
+        String(20), default="draft", info={"choices": ["draft", "live", "sold"]}
+    )
+    title: Mapped[str] = mapped_column(String(80), info={"validators": [_tidy_title]})
+

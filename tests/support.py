@@ -26,6 +26,7 @@ from tests.models import (
     BlogUser,
     Document,
     Job,
+    Listing,
     Membership,
     Note,
     Order,
@@ -57,6 +58,7 @@ class ShopUoW(UnitOfWork):
     tags: AsyncRepository[BlogTag]
     comments: AsyncRepository[BlogComment]
     sheets: AsyncRepository[Sheet]
+    listings: AsyncRepository[Listing]
 
 
 def product_row(n: int, **extra: Any) -> dict[str, Any]:

@@ -143,3 +143,70 @@ def test_bad_relationship_settings_fail_when_the_router_is_built(settings):
             prefix="/x",
             **settings,
         )
+
+
+def test_the_openapi_schema_of_a_crud_router_shows_declared_constraints():
+    from orm_core import schema_for
+    from tests.models import Listing
+
+    app = FastAPI()
+    app.include_router(
+        crud_router(
+            Listing,
+            unit_of_work=lambda: None,
+            read_schema=schema_for(Listing, name="ListingOut"),
+            create_schema=schema_for(Listing, name="ListingIn", exclude=["id"]),
+            update_schema=schema_for(Listing, name="ListingPatch", exclude=["id"], optional=True),
+            prefix="/listings",
+        )
+    )
+    components = app.openapi()["components"]["schemas"]
+    created = components["ListingIn"]["properties"]
+    assert created["slug"]["pattern"] == "^[a-z0-9-]+$" and created["slug"]["minLength"] == 3
+    assert created["stock"]["minimum"] == 0 and created["stock"]["maximum"] == 100
+    assert created["status"]["enum"] == ["draft", "live", "sold"]
+    assert components["ListingPatch"]["properties"]["stock"]["maximum"] == 100
+
+
+async def test_crud_router_filters_json_paths_with_json_values(database):
+    from typing import Any
+
+    from tests.models import Sheet
+    from tests.repositories.test_json_lookups import SHEETS
+
+    class SheetOut(BaseModel):
+        model_config = ConfigDict(from_attributes=True)
+        name: str
+        data: Any = None
+
+    container = TestContainer()
+    container.database.override(providers.Object(database))
+    app = FastAPI()
+    setup_orm(app, container)
+    app.include_router(
+        crud_router(
+            Sheet, unit_of_work=container.unit_of_work, read_schema=SheetOut,
+            create_schema=SheetOut, update_schema=SheetOut, prefix="/sheets",
+            filter_fields=["data__colour", "data__size", "data__tags", "data"],
+        )
+    )  # fmt: skip
+    async with container.unit_of_work() as uow:
+        for name, data in SHEETS.items():
+            await uow.sheets.create(name=name, data=data)
+    async with client_for(app) as client:
+
+        async def names(**params: str) -> list[str]:
+            response = await client.get("/sheets", params=params)
+            assert response.status_code == 200, response.text
+            return sorted(item["name"] for item in response.json()["items"])
+
+        assert await names(data__colour="red") == ["a"]
+        assert await names(data__size__gt="3") == ["c"]
+        assert await names(data__size__gt='"a"') == ["b"]
+        assert await names(data__colour__in="red,blue") == ["a", "b"]
+        assert await names(data__tags__contains='"y"') == ["a", "b"]
+        assert await names(data__has_key="meta") == ["a", "b"]
+        assert await names(data__colour__icontains="E") == ["a", "b", "c"]
+        assert await names(data__size__isnull="true") == ["e", "f"]
+        bad = await client.get("/sheets", params={"data__size__gt": "[1]"})
+        assert bad.status_code == 422 and bad.json()["error"] == "InvalidQueryError"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import joinedload
 
 from orm_core import ConstraintError, InvalidQueryError, LockNotAvailableError, NotFoundError
-from tests.models import blog_favorites
+from tests.models import BlogArticle, blog_favorites
 from tests.repositories.test_relationships import seed_blog
 from tests.support import ShopUoW, product_row, recorded
 
@@ -200,3 +201,73 @@ async def test_an_upsert_that_updates_does_lock_the_row(database):
             await other.rollback()
 
 
+
+
+# -- statement economy ------------------------------------------------------------------------
+
+
+async def test_list_and_count_and_paginate_take_one_statement_while_rows_come_back(database):
+    await seed_blog(database)
+    async with ShopUoW(database) as uow:
+        with recorded(database) as log:
+            items, total = await uow.articles.list_and_count(limit=2, order_by="slug")
+            page = await uow.articles.paginate(page=2, page_size=3, order_by="slug")
+        assert (len(items), total, page.total, [a.slug for a in page.items]) == (2, 4, 4, ["a4"])
+        assert len(log.queries) == 2
+        with recorded(database) as log:
+            assert await uow.articles.list_and_count(offset=10) == ([], 4)
+            beyond = await uow.articles.paginate(page=9, page_size=3)
+        assert (beyond.items, beyond.total) == ([], 4)
+        assert len(log.queries) == 4  # an empty slice needs its COUNT
+
+
+async def test_a_joined_collection_given_as_a_loader_option_returns_each_parent_once(database):
+    await seed_blog(database)
+    async with ShopUoW(database) as uow:
+        found = await uow.articles.list(load=[joinedload(BlogArticle.tags)], order_by="slug")
+        assert [a.slug for a in found] == ["a1", "a2", "a3", "a4"]
+        assert sorted(t.name for t in found[0].tags) == ["python", "sql"]
+        first = await uow.articles.first(slug="a1", load=joinedload(BlogArticle.tags))
+        assert len(first.tags) == 2
+
+
+async def test_counting_related_rows_by_the_target_key_reads_the_association_table_only(
+    database,
+):
+    ids = await seed_blog(database)
+    async with ShopUoW(database) as uow:
+        with recorded(database) as log:
+            mine = await uow.articles.count_related(
+                [ids["a1"], ids["a2"]], "favorited_by", id=ids["bob"]
+            )
+        assert mine == {ids["a1"]: 1, ids["a2"]: 0}
+        assert "JOIN" not in log.queries[0].upper()
+
+
+async def test_creating_a_row_with_columns_left_null_reads_nothing_back(database):
+    async with ShopUoW(database) as uow:
+        with recorded(database) as log:
+            user = await uow.users.create(username="quiet")
+        assert [s.split()[0].upper() for s in log.queries] == ["INSERT"]
+        assert user.bio is None
+
+
+async def test_refresh_rereads_a_held_entity_without_a_lock(database):
+    ids = await seed_blog(database)
+    async with ShopUoW(database) as uow:
+        held = await uow.articles.get(ids["a1"], load="tags")
+        gone = await uow.articles.get(ids["a3"])
+        # changes the session does not see: SQL behind the repository's back
+        await uow.session.execute(
+            text("UPDATE blog_articles SET favorites_count = 5 WHERE id = :id"), {"id": ids["a1"]}
+        )
+        await uow.session.execute(
+            text("DELETE FROM blog_articles WHERE id = :id"), {"id": ids["a3"]}
+        )
+        assert held.favorites_count == 0
+        with recorded(database) as log:
+            assert await uow.articles.refresh(held) is held
+        assert held.favorites_count == 5 and len(held.tags) == 2
+        assert all("FOR" not in s.upper().split() for s in log.queries)
+        with pytest.raises(NotFoundError):
+            await uow.articles.refresh(gone)
