@@ -160,7 +160,7 @@ def _json_path(
         raise InvalidQueryError(
             f"a key in the JSON path of {key!r} is empty or holds a NUL, quote or backslash"
         )
-    path = tuple(int(part) if part.isdigit() else part for part in rest)
+    path = tuple(int(part) if part.isascii() and part.isdigit() else part for part in rest)
     return LookupPath(model, steps, found, op, path)
 
 
