@@ -23,6 +23,7 @@ from orm_core.ordering import Ordering, build_order_by
 from orm_core.pagination import CursorPage, Page
 from orm_core.retry import retry_transaction
 from orm_core.schemas import schema_for
+from orm_core.search import Highlight, create_search_tables, drop_search_tables, search_vector
 from orm_core.serialization import changed_fields, diff, to_dict, to_json
 from orm_core.types import UTCDateTime, utcnow
 from orm_core.unit_of_work import UnitOfWork
@@ -40,6 +41,7 @@ __all__ = [
     "DatabaseUnavailableError",
     "DuplicateError",
     "FieldInfo",
+    "Highlight",
     "InvalidQueryError",
     "LockNotAvailableError",
     "LookupPath",
@@ -58,11 +60,14 @@ __all__ = [
     "VersionMixin",
     "build_order_by",
     "changed_fields",
+    "create_search_tables",
     "diff",
+    "drop_search_tables",
     "model_info",
     "parse_lookup",
     "retry_transaction",
     "schema_for",
+    "search_vector",
     "to_dict",
     "to_json",
     "utcnow",

@@ -36,6 +36,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
+from orm_core import fulltext
+from orm_core.fulltext import DeclaredVector, SearchRequest, SearchSource, SearchVector
 from orm_core.json_sql import JsonSql, PostgresqlJson, SqliteJson
 from orm_core.translate import translating
 
@@ -190,6 +192,25 @@ class Backend:
         """The planner's estimate of the rows `statement` yields; None when there is none."""
         return None
 
+    # -- full-text search -----------------------------------------------------------------
+
+    # whether a declared search vector gets a GIN index
+    search_index: ClassVar[bool] = False
+
+    def search_vector_sql(self, vector: SearchVector, names: Sequence[str]) -> str:
+        """The SQL generating a declared search-vector column (NULL: the backend keeps none)."""
+        return "NULL"
+
+    def create_search_tables(self, connection: Connection, declared: DeclaredVector) -> None:
+        """Create what searching `declared` needs beyond its table's DDL (nothing by default)."""
+
+    def drop_search_tables(self, connection: Connection, declared: DeclaredVector) -> None:
+        """Drop what `create_search_tables` created."""
+
+    async def search_source(self, session: AsyncSession, request: SearchRequest) -> SearchSource:
+        """How a search matches, ranks and marks rows: LIKE over the fields (portable, slow)."""
+        return fulltext.like_source(request)
+
 
 class PostgresqlBackend(Backend):
     """PostgreSQL: RETURNING, `ON CONFLICT`, array parameters, COPY and planner estimates."""
@@ -241,6 +262,17 @@ class PostgresqlBackend(Backend):
             plan = json.loads(plan)
         return int(plan[0]["Plan"]["Plan Rows"])
 
+    # -- full-text search -----------------------------------------------------------------
+
+    search_index = True
+
+    def search_vector_sql(self, vector: SearchVector, names: Sequence[str]) -> str:
+        return fulltext.tsvector_sql(vector, names, self.dialect.identifier_preparer.quote)
+
+    async def search_source(self, session: AsyncSession, request: SearchRequest) -> SearchSource:
+        """`websearch_to_tsquery` over the declared vector (GIN), else one built on the fly."""
+        return fulltext.tsvector_source(request)
+
 
 class SqliteBackend(Backend):
     """SQLite: one writer at a time, no row locks, naive datetimes, `ON CONFLICT`."""
@@ -290,6 +322,26 @@ class SqliteBackend(Backend):
     ) -> dict[str, Any]:
         # SQLite transactions are serializable whatever the level asked for
         return super().transaction_options(isolation_level=None, read_only=read_only)
+
+    # -- full-text search -----------------------------------------------------------------
+
+    def create_search_tables(self, connection: Connection, declared: DeclaredVector) -> None:
+        """Create the FTS5 table and its sync triggers (without FTS5, searches use LIKE)."""
+        fulltext.create_fts5(connection, declared, self.dialect.identifier_preparer.quote)
+
+    def drop_search_tables(self, connection: Connection, declared: DeclaredVector) -> None:
+        fulltext.drop_fts5(connection, declared, self.dialect.identifier_preparer.quote)
+
+    async def search_source(self, session: AsyncSession, request: SearchRequest) -> SearchSource:
+        """FTS5 over a declared vector covering the fields, else LIKE (no FTS5 table there)."""
+        declared = request.vector_covering()
+        # whether each FTS5 table exists, looked up once per engine
+        known: dict[str, bool] = self.__dict__.setdefault("_fts_tables", {})
+        if declared is not None and declared.fts_name not in known:
+            known[declared.fts_name] = await fulltext.has_fts5(session, declared.fts_name)
+        if declared is None or not known[declared.fts_name]:
+            return fulltext.like_source(request)
+        return fulltext.fts5_source(request, declared, self.dialect.identifier_preparer.quote)
 
 
 class MysqlBackend(Backend):

@@ -17,6 +17,7 @@ from orm_core.errors import InvalidQueryError
 from orm_core.fields import ModelInfo, model_info
 from orm_core.generic import bound_to_model, is_model
 from orm_core.pagination import CursorPage, Page
+from orm_core.search import DEFAULT_HIGHLIGHT, Highlight
 from orm_repositories import (
     _aggregate,
     _conditional,
@@ -29,6 +30,7 @@ from orm_repositories import (
     _reads,
     _relations,
     _sampling,
+    _search,
     _streaming,
     _update,
     _upsert,
@@ -203,6 +205,18 @@ class AsyncRepository(Generic[ModelT]):
         """Count the related rows (matching `where`/`lookups`) of each parent, in one statement."""
         return await _relations.count_related(self.target, entities_or_ids, relationship,
                                               where, lookups)
+
+    async def search(self, text: str, *, fields: Names, limit: int = 20, load: Load = None,
+                     **lookups: Any) -> builtins.list[ModelT]:
+        """Return the rows matching `text` (websearch syntax) in `fields`, most relevant first."""
+        return await _search.search(self.target, text, fields, limit, load, lookups)
+
+    async def search_highlights(self, text: str, *, fields: Names, limit: int = 20,
+                                highlight: Highlight = DEFAULT_HIGHLIGHT, load: Load = None,
+                                **lookups: Any) -> builtins.list[tuple[ModelT, dict[str, str]]]:
+        """`search`, each row with its fields' excerpts, matches marked (HTML-safe by default)."""
+        return await _search.search_highlights(self.target, text, fields, limit, load, highlight,
+                                               lookups)
 
     async def add(self, entity: ModelT) -> ModelT:
         """Insert a new entity and return it with its generated values."""

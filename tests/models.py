@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from orm_core import Base, SoftDeleteMixin, TimestampMixin, VersionMixin
+from orm_core import Base, SoftDeleteMixin, TimestampMixin, VersionMixin, search_vector
 
 
 class Color(enum.Enum):
@@ -221,3 +221,28 @@ class Listing(Base):
     )
     title: Mapped[str] = mapped_column(String(80), info={"validators": [_tidy_title]})
 
+
+# -- full-text search -------------------------------------------------------------------
+
+
+class SearchArticle(SoftDeleteMixin, Base):
+    """A declared search vector: the title weighs A, the body B."""
+
+    __tablename__ = "search_articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str | None]
+    category: Mapped[str | None] = mapped_column(String(20))
+    search = search_vector("title", "body")
+
+
+class SearchMemo(Base):
+    """No declared vector: searched on the fly (PostgreSQL) or with LIKE (SQLite)."""
+
+    __tablename__ = "search_memos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str | None]

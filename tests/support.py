@@ -31,6 +31,8 @@ from tests.models import (
     Note,
     Order,
     Product,
+    SearchArticle,
+    SearchMemo,
     Sheet,
     Ticket,
 )
@@ -59,6 +61,8 @@ class ShopUoW(UnitOfWork):
     comments: AsyncRepository[BlogComment]
     sheets: AsyncRepository[Sheet]
     listings: AsyncRepository[Listing]
+    search_articles: AsyncRepository[SearchArticle]
+    search_memos: AsyncRepository[SearchMemo]
 
 
 def product_row(n: int, **extra: Any) -> dict[str, Any]:
