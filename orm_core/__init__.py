@@ -20,6 +20,8 @@ from orm_core.fields import FieldInfo, ModelInfo, model_info
 from orm_core.lookups import OPERATORS, LookupPath, parse_lookup
 from orm_core.models import NAMING_CONVENTION, Base, SoftDeleteMixin, TimestampMixin, VersionMixin
 from orm_core.ordering import Ordering, build_order_by
+from orm_core.outbox import OutboxMessage
+from orm_core.outbox_relay import relay_outbox
 from orm_core.pagination import CursorPage, Page
 from orm_core.retry import retry_transaction
 from orm_core.schemas import schema_for
@@ -49,6 +51,7 @@ __all__ = [
     "NotFoundError",
     "Ordering",
     "OrmError",
+    "OutboxMessage",
     "Page",
     "RelationshipNotLoadedError",
     "SoftDeleteMixin",
@@ -65,6 +68,7 @@ __all__ = [
     "drop_search_tables",
     "model_info",
     "parse_lookup",
+    "relay_outbox",
     "retry_transaction",
     "schema_for",
     "search_vector",

@@ -8,6 +8,7 @@ an upsert spelled?", "how are these keys matched?") and never tests a dialect's 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -147,6 +148,23 @@ class Backend:
         """
         return statement.with_for_update(nowait=nowait, skip_locked=skip_locked, key_share=True)
 
+    # -- outbox relays --------------------------------------------------------------------
+
+    # whether a relay holds a topic with a lock of its database session while it serves it;
+    # without one, each delivery runs inside a write transaction that locks its message
+    topic_locks: ClassVar[bool] = False
+
+    def relay_options(self) -> dict[str, Any]:
+        """Execution options of the connection an outbox relay holds."""
+        return {}
+
+    async def try_topic_lock(self, connection: AsyncConnection, topic: str) -> bool:
+        """Take the relay lock of `topic` for the connection's session; False if held elsewhere."""
+        return True
+
+    async def release_topic_lock(self, connection: AsyncConnection, topic: str) -> None:
+        """Release the relay lock `try_topic_lock` took."""
+
     # -- upserts --------------------------------------------------------------------------
 
     @property
@@ -230,6 +248,23 @@ class PostgresqlBackend(Backend):
         if read_only:
             options["postgresql_readonly"] = True
         return options
+
+    # -- outbox relays: a session-level advisory lock per topic ----------------------------
+
+    topic_locks = True
+
+    def relay_options(self) -> dict[str, Any]:
+        # every statement commits at once: no transaction stays open while a message is
+        # delivered, and the advisory lock (a session lock) outlives each statement
+        return {"isolation_level": "AUTOCOMMIT"}
+
+    async def try_topic_lock(self, connection: AsyncConnection, topic: str) -> bool:
+        # the server releases it if the relay's connection dies
+        lock = func.pg_try_advisory_lock(*_topic_lock_key(topic)).select()
+        return bool((await connection.execute(lock)).scalar_one())
+
+    async def release_topic_lock(self, connection: AsyncConnection, topic: str) -> None:
+        await connection.execute(func.pg_advisory_unlock(*_topic_lock_key(topic)).select())
 
     def value_in(self, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
         # one array parameter: the SQL text stays constant (one prepared statement
@@ -371,6 +406,17 @@ class MysqlBackend(Backend):
 
 
 _ARRAY_TYPES = (int, str, uuid.UUID, Decimal, float, bool, date)
+
+
+# the first key of the two-key advisory locks of outbox topics ("ormo"); two-key locks
+# never collide with an application's one-key (bigint) locks
+_OUTBOX_LOCK_CLASS = 0x6F726D6F
+
+
+def _topic_lock_key(topic: str) -> tuple[int, int]:
+    """The advisory-lock key of a topic (topics sharing a hash are merely served in turn)."""
+    digest = hashlib.blake2b(topic.encode(), digest_size=4, person=b"orm_outbox").digest()
+    return _OUTBOX_LOCK_CLASS, int.from_bytes(digest, "big", signed=True)
 
 
 def _python_type(column: Any) -> type | None:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orm_core import outbox
 from orm_core.database import Database
 from orm_core.errors import OrmError, TransactionError
 from orm_core.registry import build_repository, repository_annotations
@@ -148,6 +149,15 @@ class UnitOfWork:
         """Run `callback` (sync or async) once after the next successful commit."""
         self.session  # noqa: B018 - raises outside the block
         self._on_commit.append(callback)
+
+    async def publish(self, topic: str, payload: Any) -> outbox.OutboxMessage:
+        """Store an outbox message for `topic` in this unit's transaction (`orm_core.outbox`).
+
+        Raises:
+            TransactionError: the unit of work is read-only or not active.
+            InvalidQueryError: a bad topic, or a payload that is not JSON-serialisable.
+        """
+        return await outbox.publish(self, topic, payload)
 
     def repository(self, target: type[RepoT] | Any) -> Any:
         """Return a repository bound to this unit of work's session.
