@@ -1,5 +1,6 @@
 """Core of the framework: models, database, unit of work, errors, lookups, pages."""
 
+from orm_core.audit import AuditLog
 from orm_core.database import Database
 from orm_core.errors import (
     CommitUnknownError,
@@ -13,12 +14,22 @@ from orm_core.errors import (
     NotFoundError,
     OrmError,
     RelationshipNotLoadedError,
+    TenantRequiredError,
     TransactionConflictError,
     TransactionError,
 )
+from orm_core.events import WriteEvent, off, on
 from orm_core.fields import FieldInfo, ModelInfo, model_info
 from orm_core.lookups import OPERATORS, LookupPath, parse_lookup
-from orm_core.models import NAMING_CONVENTION, Base, SoftDeleteMixin, TimestampMixin, VersionMixin
+from orm_core.models import (
+    NAMING_CONVENTION,
+    AuditMixin,
+    Base,
+    SoftDeleteMixin,
+    TenantMixin,
+    TimestampMixin,
+    VersionMixin,
+)
 from orm_core.ordering import Ordering, build_order_by
 from orm_core.outbox import OutboxMessage
 from orm_core.outbox_relay import relay_outbox
@@ -27,12 +38,16 @@ from orm_core.retry import retry_transaction
 from orm_core.schemas import schema_for
 from orm_core.search import Highlight, create_search_tables, drop_search_tables, search_vector
 from orm_core.serialization import changed_fields, diff, to_dict, to_json
+from orm_core.tenancy import ALL_TENANTS
 from orm_core.types import UTCDateTime, utcnow
 from orm_core.unit_of_work import UnitOfWork
 
 __all__ = [
+    "ALL_TENANTS",
     "NAMING_CONVENTION",
     "OPERATORS",
+    "AuditLog",
+    "AuditMixin",
     "Base",
     "CommitUnknownError",
     "ConcurrentModificationError",
@@ -55,18 +70,23 @@ __all__ = [
     "Page",
     "RelationshipNotLoadedError",
     "SoftDeleteMixin",
+    "TenantMixin",
+    "TenantRequiredError",
     "TimestampMixin",
     "TransactionConflictError",
     "TransactionError",
     "UTCDateTime",
     "UnitOfWork",
     "VersionMixin",
+    "WriteEvent",
     "build_order_by",
     "changed_fields",
     "create_search_tables",
     "diff",
     "drop_search_tables",
     "model_info",
+    "off",
+    "on",
     "parse_lookup",
     "relay_outbox",
     "retry_transaction",

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from orm_core.dialects import Backend, backend_class, backend_of
 from orm_core.errors import InvalidQueryError
 from orm_core.session import OrmSession
+from orm_core.tenancy import check_schema
 from orm_core.translate import translating
 
 
@@ -54,6 +55,8 @@ class Database:
         if max_overflow is not None:
             options["max_overflow"] = max_overflow
         options.setdefault("pool_timeout", pool_timeout)
+        # statement parameters (password hashes, tokens) stay out of logs and error text
+        options.setdefault("hide_parameters", True)
         kind = backend_class(self.url.get_backend_name())
         options = kind.engine_options(options, pool_size_given=pool_size is not None)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
@@ -62,7 +65,7 @@ class Database:
         self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=True, sync_session_class=OrmSession
         )
-        self._engines: dict[tuple[str | None, bool], AsyncEngine] = {}
+        self._engines: dict[tuple[str | None, bool, str | None], AsyncEngine] = {}
 
     @property
     def dialect(self) -> str:
@@ -75,17 +78,26 @@ class Database:
         return self.url.get_backend_name() == "sqlite"
 
     def engine_for(
-        self, *, isolation_level: str | None = None, read_only: bool = False
+        self,
+        *,
+        isolation_level: str | None = None,
+        read_only: bool = False,
+        schema: str | None = None,
     ) -> AsyncEngine:
-        """Return an engine sharing this pool whose transactions use the given settings."""
-        if isolation_level is None and not read_only:
+        """Return an engine sharing this pool whose transactions use the given settings.
+
+        `schema` runs every statement against that schema (tables declared without one).
+        """
+        if isolation_level is None and not read_only and schema is None:
             return self.engine
-        key = (isolation_level, read_only)
+        key = (isolation_level, read_only, schema)
         engine = self._engines.get(key)
         if engine is None:
             options = self.backend.transaction_options(
                 isolation_level=isolation_level, read_only=read_only
             )
+            if schema is not None:
+                options["schema_translate_map"] = {None: schema}
             engine = self._engines[key] = self.engine.execution_options(**options)
         return engine
 
@@ -95,14 +107,21 @@ class Database:
         async with self.session_factory() as session:
             yield session
 
-    async def create_all(self, metadata: MetaData) -> None:
-        """Create every table of `metadata` that does not exist yet."""
-        async with self.engine.begin() as conn:
+    async def create_all(self, metadata: MetaData, *, schema: str | None = None) -> None:
+        """Create every table of `metadata` that does not exist yet.
+
+        With `schema` (PostgreSQL, schema per tenant), the schema is created first and the
+        tables declared without a schema are created in it.
+        """
+        schema = check_schema(schema)
+        async with self.engine_for(schema=schema).begin() as conn:
+            if schema is not None:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             await conn.run_sync(metadata.create_all)
 
-    async def drop_all(self, metadata: MetaData) -> None:
-        """Drop every table of `metadata`."""
-        async with self.engine.begin() as conn:
+    async def drop_all(self, metadata: MetaData, *, schema: str | None = None) -> None:
+        """Drop every table of `metadata` (in `schema`, when given)."""
+        async with self.engine_for(schema=check_schema(schema)).begin() as conn:
             await conn.run_sync(metadata.drop_all)
 
     async def ping(self) -> bool:

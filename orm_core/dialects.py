@@ -38,6 +38,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from orm_core import fulltext
+from orm_core.errors import InvalidQueryError
 from orm_core.fulltext import DeclaredVector, SearchRequest, SearchSource, SearchVector
 from orm_core.json_sql import JsonSql, PostgresqlJson, SqliteJson
 from orm_core.translate import translating
@@ -183,11 +184,14 @@ class Backend:
         return insert(table) if package is None else package.insert(table)
 
     def on_conflict_update(
-        self, statement: Any, conflict: list[Any], assignments: Assignments
+        self, statement: Any, conflict: list[Any], assignments: Assignments, *, where: Any = None
     ) -> Any:
-        """`statement` updating the existing row on a conflict over `conflict` (`ON CONFLICT`)."""
+        """`statement` updating the existing row on a conflict over `conflict` (`ON CONFLICT`).
+
+        With `where`, only an existing row meeting it is updated (another is left alone).
+        """
         return statement.on_conflict_do_update(
-            index_elements=conflict, set_=assignments(statement.excluded)
+            index_elements=conflict, set_=assignments(statement.excluded), where=where
         )
 
     def on_conflict_nothing(self, statement: Any, conflict: list[Any]) -> Any:
@@ -202,8 +206,9 @@ class Backend:
         table: Table,
         columns: Sequence[str],
         records: list[tuple[Any, ...]],
+        schema: str | None = None,
     ) -> None:
-        """Write bind-processed `records` with the backend's bulk protocol (COPY)."""
+        """Write bind-processed `records` into `table` (in `schema`) with COPY."""
         raise NotImplementedError(self.name)
 
     async def estimate_rows(self, session: AsyncSession, statement: Select[Any]) -> int | None:
@@ -280,12 +285,13 @@ class PostgresqlBackend(Backend):
         table: Table,
         columns: Sequence[str],
         records: list[tuple[Any, ...]],
+        schema: str | None = None,
     ) -> None:
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
         try:
             await driver.copy_records_to_table(
-                table.name, records=records, columns=list(columns), schema_name=table.schema
+                table.name, records=records, columns=list(columns), schema_name=schema
             )
         except Exception as error:
             raise _adapted(raw.dbapi_connection, self.dialect, table, error) from error
@@ -390,9 +396,11 @@ class MysqlBackend(Backend):
         return func.rand()
 
     def on_conflict_update(
-        self, statement: Any, conflict: list[Any], assignments: Assignments
+        self, statement: Any, conflict: list[Any], assignments: Assignments, *, where: Any = None
     ) -> Any:
         # MySQL applies the update on any unique key; `conflict` only selects the row to re-read
+        if where is not None:
+            raise InvalidQueryError("a conditional upsert (tenant models) needs ON CONFLICT")
         return statement.on_duplicate_key_update(assignments(statement.inserted))
 
     @property

@@ -14,6 +14,7 @@ translated at one point (`orm_core.translate.translating`) so none reaches the c
     ├── TransactionConflictError
     ├── CommitUnknownError
     ├── RelationshipNotLoadedError
+    ├── TenantRequiredError
     └── DatabaseError
         └── DatabaseUnavailableError
 """
@@ -84,3 +85,7 @@ class DatabaseUnavailableError(DatabaseError):
 
 class RelationshipNotLoadedError(OrmError):
     """A relationship that was not loaded was touched; load it with `load=` on the read."""
+
+
+class TenantRequiredError(OrmError):
+    """A tenant model was used without a tenant (a unit of work without one, or a bare session)."""

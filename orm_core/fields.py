@@ -23,10 +23,13 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from orm_core.checkers import Checker, checker_for, impl_type, int_limit
 from orm_core.constraints import Declared
 from orm_core.errors import InvalidQueryError
-from orm_core.models import SoftDeleteMixin
+from orm_core.models import AuditMixin, SoftDeleteMixin, TenantMixin
 from orm_core.types import utcnow
 
 Producer = Callable[[], Any]
+
+# how a column declared `info={"redact": True}` shows in audit rows and logged events
+REDACTED = "***"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,8 @@ class FieldInfo:
     # an INSERT leaving the column out stores NULL: nothing computes a value for it
     null_when_omitted: bool = False
     declared: Declared | None = None
+    # recorded as "***" in audit changes, never logged
+    redact: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,8 @@ class ModelInfo:
     relationships: frozenset[str]
     version: FieldInfo | None
     soft_delete: FieldInfo | None
+    tenant: FieldInfo | None = None
+    audited: bool = False
 
     def field(self, name: str) -> FieldInfo:
         """Return the field called `name`; raise `InvalidQueryError` if there is none."""
@@ -115,6 +122,15 @@ def model_info(model: type) -> ModelInfo:
     return info
 
 
+def redacted_fields(model: type) -> frozenset[str]:
+    """The fields of `model` declared `info={"redact": True}` (none for an unmapped class)."""
+    try:
+        fields = model_info(model).fields
+    except InvalidQueryError:
+        return frozenset()
+    return frozenset(key for key, field in fields.items() if field.redact)
+
+
 def _build_info(model: type) -> ModelInfo:
     try:
         mapper: Mapper[Any] = inspect(model)
@@ -144,6 +160,8 @@ def _build_info(model: type) -> ModelInfo:
         ),
         version=version,
         soft_delete=deleted_at if issubclass(model, SoftDeleteMixin) else None,
+        tenant=fields.get("tenant_id") if issubclass(model, TenantMixin) else None,
+        audited=issubclass(model, AuditMixin),
     )
 
 
@@ -179,6 +197,7 @@ def _field(model: type, key: str, column: Column[Any]) -> FieldInfo:
             and not column.primary_key
         ),
         declared=declared,
+        redact=bool(column.info.get("redact")),
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, MetaData, Numeric, Uuid
+from sqlalchemy import JSON, MetaData, Numeric, String, Uuid
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -66,6 +66,16 @@ class SoftDeleteMixin:
     """Add `deleted_at`; repositories hide rows where it is set."""
 
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None, index=True)
+
+
+class TenantMixin:
+    """Add `tenant_id`; a unit of work with a tenant sees and writes only that tenant's rows."""
+
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class AuditMixin:
+    """Give a model an audit trail: every write adds `AuditLog` rows in the same transaction."""
 
 
 class VersionMixin:

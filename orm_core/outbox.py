@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_core.errors import InvalidQueryError, TransactionError
+from orm_core.events import set_publisher
 from orm_core.models import Base
 from orm_core.serialization import json_default
 from orm_core.session import CONTEXT_KEY, record_write
@@ -139,3 +140,7 @@ def _json_payload(topic: str, payload: Any) -> Any:
             {"field": "payload", "topic": topic},
         ) from exc
     return json.loads(text)
+
+
+# `on(..., outbox="topic")` publishes write events through it
+set_publisher(publish)

@@ -9,22 +9,36 @@ rule about "what did this unit of work change" (cache invalidation) reads from.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+from orm_core.models import TenantMixin
+from orm_core.tenancy import scope_session_statement
+from orm_core.translate import translating
 
 CONTEXT_KEY = "orm_context"
 
 
 @dataclass(eq=False, slots=True)
 class SessionContext:
-    """What the repositories on a session know about the unit of work around them."""
+    """What the repositories on a session know about the unit of work around them.
+
+    `tenant` is a tenant id, `ALL_TENANTS`, or None (no tenant: tenant models refuse
+    to work); `events` are the `after_*` write events since the last commit, for the
+    `after_commit` handlers.
+    """
 
     unit_of_work: Any = None
     written_tables: set[str] = field(default_factory=set)
+    tenant: Any = None
+    actor: str | None = None
+    events: list[Any] = field(default_factory=list)
 
 
 class OrmSession(Session):
@@ -41,9 +55,39 @@ def context_of(session: AsyncSession | Session) -> SessionContext:
     return context
 
 
+@asynccontextmanager
+async def nested(session: AsyncSession) -> AsyncIterator[None]:
+    """A savepoint; rolling it back also forgets the write events fired inside it.
+
+    The savepoint's own SQL is translated; what the block raises passes as it is.
+    """
+    events = context_of(session).events
+    mark = len(events)
+    with translating():
+        transaction = await session.begin_nested()
+    try:
+        yield
+    except BaseException:
+        del events[mark:]
+        if transaction.is_active:
+            with translating():
+                await transaction.rollback()
+        raise
+    if transaction.is_active:
+        with translating():
+            await transaction.commit()
+
+
 def record_write(session: AsyncSession | Session, table: Table) -> None:
     """Note that the session's transaction wrote to `table`."""
     context_of(session).written_tables.add(table.fullname)
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _scope_to_tenant(state: ORMExecuteState) -> None:
+    context = state.session.info.get(CONTEXT_KEY)
+    if context is not None and context.unit_of_work is not None:
+        scope_session_statement(state, context.tenant, TenantMixin)
 
 
 @event.listens_for(OrmSession, "after_flush")

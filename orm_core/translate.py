@@ -92,26 +92,31 @@ _DRIVER_MODULES = ("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite", "pymysql", "
 
 
 @contextmanager
-def translating(*, during_commit: bool = False) -> Iterator[None]:
+def translating(*, during_commit: bool = False, network: bool = True) -> Iterator[None]:
     """Raise the `OrmError` standing for any database error the block raises.
 
     `OrmError`s pass through, and so do exceptions that are not about the database
     (a bug stays a bug). `during_commit` marks a lost connection as an unknown
-    commit outcome (`CommitUnknownError`).
+    commit outcome (`CommitUnknownError`). `network=False` leaves plain `OSError`s
+    alone, for blocks that run the caller's code too.
     """
     try:
         yield
     except OrmError:
         raise
     except Exception as exc:
-        if not is_database_error(exc):
+        if not is_database_error(exc, network=network):
             raise
         raise translate(exc, during_commit=during_commit) from exc
 
 
-def is_database_error(exc: BaseException) -> bool:
-    """Tell whether `exc` comes from SQLAlchemy, a driver, or the network under them."""
-    if isinstance(exc, OSError | TimeoutError | asyncio.IncompleteReadError):
+def is_database_error(exc: BaseException, *, network: bool = True) -> bool:
+    """Tell whether `exc` comes from SQLAlchemy, a driver, or (`network`) the sockets under them.
+
+    Inside `translating()` only database calls run, so an `OSError` there is the
+    network's; elsewhere (a unit of work's block) it is the caller's own.
+    """
+    if network and isinstance(exc, OSError | TimeoutError | asyncio.IncompleteReadError):
         return True
     return type(exc).__module__.startswith(_DRIVER_MODULES)
 

@@ -7,6 +7,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -15,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orm_core import outbox
 from orm_core.database import Database
 from orm_core.errors import OrmError, TransactionError
+from orm_core.events import fire_after_commit
 from orm_core.registry import build_repository, repository_annotations
-from orm_core.session import CONTEXT_KEY, SessionContext
+from orm_core.session import CONTEXT_KEY, SessionContext, nested
+from orm_core.tenancy import check_schema, check_tenant
 from orm_core.translate import is_database_error, translate, translating
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,9 @@ class UnitOfWork:
         *,
         read_only: bool = False,
         isolation_level: str | None = None,
+        tenant: Any = None,
+        actor: str | None = None,
+        schema: str | None = None,
     ) -> None:
         if isolation_level is not None and isolation_level.upper() not in _ISOLATION_LEVELS:
             raise TransactionError(
@@ -60,6 +66,9 @@ class UnitOfWork:
         self.database = database
         self.read_only = read_only
         self.isolation_level = isolation_level.upper() if isolation_level else None
+        self.tenant = check_tenant(tenant)
+        self.actor = actor
+        self.schema = check_schema(schema)
         self._session: AsyncSession | None = None
         self._context: SessionContext | None = None
         self._repositories: dict[object, Any] = {}
@@ -86,10 +95,10 @@ class UnitOfWork:
         if self._session is not None:
             raise TransactionError("the unit of work is already active")
         engine = self.database.engine_for(
-            isolation_level=self.isolation_level, read_only=self.read_only
+            isolation_level=self.isolation_level, read_only=self.read_only, schema=self.schema
         )
         session = self.database.session_factory(bind=engine)
-        self._context = SessionContext(unit_of_work=self)
+        self._context = SessionContext(unit_of_work=self, tenant=self.tenant, actor=self.actor)
         session.info[CONTEXT_KEY] = self._context
         self._session = session
         return self
@@ -106,7 +115,11 @@ class UnitOfWork:
         finally:
             # closing ends a read-only transaction without expiring what it loaded
             await _shielded(self._close(rollback=exc is not None))
-        if isinstance(exc, Exception) and not isinstance(exc, OrmError) and is_database_error(exc):
+        if (
+            isinstance(exc, Exception)
+            and not isinstance(exc, OrmError)
+            and is_database_error(exc, network=False)
+        ):
             # a driver error raised by the caller's own statements inside the block
             raise translate(exc) from exc
 
@@ -125,8 +138,11 @@ class UnitOfWork:
             await session.flush()
         with translating(during_commit=True):
             await session.commit()
+        committed = list(self._context.events) if self._context else []
         self._transaction_ended()
         callbacks, self._on_commit = self._on_commit, []
+        if committed:
+            callbacks.insert(0, partial(fire_after_commit, self, committed))
         await _run_callbacks(callbacks)
 
     async def rollback(self) -> None:
@@ -141,8 +157,8 @@ class UnitOfWork:
     async def savepoint(self) -> AsyncIterator[None]:
         """Run the block in a nested transaction; an exception rolls back to it only."""
         session = self.session
-        with translating():
-            async with session.begin_nested():
+        with translating(network=False):
+            async with nested(session):
                 yield
 
     def on_commit(self, callback: OnCommit) -> None:
@@ -183,6 +199,7 @@ class UnitOfWork:
     def _transaction_ended(self) -> None:
         if self._context is not None:
             self._context.written_tables.clear()
+            self._context.events.clear()
 
     async def _close(self, *, rollback: bool) -> None:
         session, self._session = self._session, None

@@ -224,7 +224,7 @@ def _json_param(path: str, op: str) -> FilterParam:
     if op == "isnull":
         return FilterParam(name, path, op, bool, bool, f"`{path}` holds no value (true) or one")
     shape = " (comma-separated)" if op in ("in", "not_in") else ""
-    help_text = f"`{path}` {op}, a JSON value (`3`, `true`, `\"x\"`) or plain text{shape}"
+    help_text = f'`{path}` {op}, a JSON value (`3`, `true`, `"x"`) or plain text{shape}'
     return FilterParam(name, path, op, str, _JsonValue, help_text)
 
 

@@ -11,7 +11,8 @@ import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
+from dependency_injector import providers
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, create_model
 
 from orm_core import (
@@ -42,7 +43,7 @@ JSON = "application/json"
 def crud_router(
     repository: type[AsyncRepository[Any]] | type[Any],
     *,
-    unit_of_work: Callable[[], UnitOfWork],
+    unit_of_work: Callable[..., UnitOfWork],
     read_schema: type[BaseModel],
     create_schema: type[BaseModel],
     update_schema: type[BaseModel],
@@ -56,7 +57,9 @@ def crud_router(
     """Build list, get, create (201), patch and delete (204) endpoints under `prefix`.
 
     `repository` is a repository class (`AsyncRepository[Model]` included) or a model;
-    `unit_of_work` is a provider (or any zero-argument callable) making a unit of work.
+    `unit_of_work` makes each request's unit of work: a provider, a zero-argument
+    callable, or a FastAPI dependency (a callable with parameters, resolved per request,
+    so the tenant and actor can come from a header or a token).
     Models with a version column answer with an `ETag`, honour `If-Match` on patch and
     delete (412 when stale) and `If-None-Match` on get (304). Soft-deletable models
     are soft-deleted. Filter and order fields may walk relationships
@@ -83,6 +86,7 @@ def crud_router(
         repository=repository_class,
         info=info,
         make_uow=unit_of_work_maker(unit_of_work),
+        uow_dependency=unit_of_work if _is_dependency(unit_of_work) else None,
         read_schema=read_schema,
         create_schema=create_schema,
         update_schema=update_schema,
@@ -111,7 +115,7 @@ def repository_of(repository: Any) -> type[AsyncRepository[Any]]:
     raise TypeError(f"crud_router takes a repository class or a model, not {repository!r}")
 
 
-def unit_of_work_maker(unit_of_work: Callable[[], UnitOfWork]) -> Callable[[Request], UnitOfWork]:
+def unit_of_work_maker(unit_of_work: Callable[..., UnitOfWork]) -> Callable[[Request], UnitOfWork]:
     """Return a per-request unit-of-work factory.
 
     A provider of a container class (`ShopContainer.unit_of_work`) is looked up on the
@@ -119,7 +123,9 @@ def unit_of_work_maker(unit_of_work: Callable[[], UnitOfWork]) -> Callable[[Requ
     container instance (a test database) apply.
     """
     if not callable(unit_of_work):
-        raise TypeError("unit_of_work must be a provider or a zero-argument callable")
+        raise TypeError(
+            "unit_of_work must be a provider, a zero-argument callable or a FastAPI dependency"
+        )
 
     def make(request: Request) -> UnitOfWork:
         container = getattr(request.app.state, CONTAINER_STATE_KEY, None)
@@ -129,6 +135,17 @@ def unit_of_work_maker(unit_of_work: Callable[[], UnitOfWork]) -> Callable[[Requ
         return factory()
 
     return make
+
+
+def _is_dependency(unit_of_work: Any) -> bool:
+    """Whether `unit_of_work` takes parameters, which FastAPI then resolves per request."""
+    if isinstance(unit_of_work, providers.Provider) or not callable(unit_of_work):
+        return False
+    try:
+        parameters = inspect.signature(unit_of_work).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters)
 
 
 def _bound_provider(provider: Any, container: Any) -> Any:
@@ -153,6 +170,7 @@ class _Endpoints:
         self.repository: type[AsyncRepository[Any]] = settings["repository"]
         self.info: ModelInfo = settings["info"]
         self.make_uow: Callable[[Request], UnitOfWork] = settings["make_uow"]
+        self.uow_dependency: Callable[..., UnitOfWork] | None = settings["uow_dependency"]
         self.read_schema: type[BaseModel] = settings["read_schema"]
         self.create_schema: type[BaseModel] = settings["create_schema"]
         self.update_schema: type[BaseModel] = settings["update_schema"]
@@ -183,6 +201,11 @@ class _Endpoints:
         item_path = "/{item_id:int}" if pk_type is int else "/{item_id}"
         item_id = _kw("item_id", Annotated[pk_type, Path()])
         request = _kw("request", Request)
+        uow = (
+            [_kw("uow", Annotated[UnitOfWork, Depends(self.uow_dependency)])]
+            if self.uow_dependency is not None
+            else []
+        )
         if_match = _kw("if_match", Annotated[str | None, Header(alias="If-Match")], None)
         if_none_match = _kw(
             "if_none_match", Annotated[str | None, Header(alias="If-None-Match")], None
@@ -201,31 +224,32 @@ class _Endpoints:
         for index, param in enumerate(self.filters):
             query = Query(alias=param.name, description=param.description)
             list_params.append(_kw(f"f{index}", Annotated[param.annotation | None, query], None))
+        list_params += uow
         router.add_api_route(
             "", _signed(self.list_items, list_params), methods=["GET"], name=f"{self.name}:list",
             response_model=self.page_schema, responses=_pick(errors, 422, 503),
             summary=f"List {self.name}", route_class_override=QueryRoute,
         )  # fmt: skip
-        get_params = [request, item_id] + ([if_none_match] if versioned else [])
+        get_params = [request, item_id] + ([if_none_match] if versioned else []) + uow
         router.add_api_route(
             item_path, _signed(self.get_item, get_params), methods=["GET"], name=f"{self.name}:get",
             response_model=self.read_schema, responses=_pick(errors, 404, 422, 503),
             summary=f"Get one of {self.name}",
         )  # fmt: skip
-        create_params = [request, _kw("payload", Annotated[self.create_schema, Body()])]
+        create_params = [request, _kw("payload", Annotated[self.create_schema, Body()]), *uow]
         router.add_api_route(
             "", _signed(self.create_item, create_params), methods=["POST"],
             name=f"{self.name}:create", status_code=201, response_model=self.read_schema,
             responses=_pick(errors, 409, 422, 503), summary=f"Create one of {self.name}",
         )  # fmt: skip
         patch_params = [request, item_id, _kw("payload", Annotated[self.update_schema, Body()])]
-        patch_params += [if_match] if versioned else []
+        patch_params += ([if_match] if versioned else []) + uow
         router.add_api_route(
             item_path, _signed(self.patch_item, patch_params), methods=["PATCH"],
             name=f"{self.name}:patch", response_model=self.read_schema,
             responses=_pick(errors, 404, 409, 412, 422, 503), summary=f"Update one of {self.name}",
         )  # fmt: skip
-        delete_params = [request, item_id] + ([if_match] if versioned else [])
+        delete_params = [request, item_id] + ([if_match] if versioned else []) + uow
         router.add_api_route(
             item_path, _signed(self.delete_item, delete_params), methods=["DELETE"],
             name=f"{self.name}:delete", status_code=204, response_class=Response,
@@ -234,13 +258,19 @@ class _Endpoints:
         return router
 
     async def list_items(
-        self, request: Request, page: int, page_size: int, order_by: str | None, **raw: Any
+        self,
+        request: Request,
+        page: int,
+        page_size: int,
+        order_by: str | None,
+        uow: UnitOfWork | None = None,
+        **raw: Any,
     ) -> Response:
         check_known(request.query_params.keys(), self.known_params)
         values = {p.name: raw[f"f{i}"] for i, p in enumerate(self.filters)}
         lookups = parse_filters(self.filters, values)
         ordering = parse_order_by(order_by, self.order_fields)
-        async with self.make_uow(request) as uow:
+        async with self._unit(request, uow) as uow:
             result = await uow.repository(self.repository).paginate(
                 page=page, page_size=page_size, order_by=ordering, load=self.load, **lookups
             )
@@ -256,9 +286,13 @@ class _Endpoints:
         return Response(body.model_dump_json(), media_type=JSON)
 
     async def get_item(
-        self, request: Request, item_id: Any, if_none_match: str | None = None
+        self,
+        request: Request,
+        item_id: Any,
+        if_none_match: str | None = None,
+        uow: UnitOfWork | None = None,
     ) -> Response:
-        async with self.make_uow(request) as uow:
+        async with self._unit(request, uow) as uow:
             entity = await uow.repository(self.repository).get_one(item_id, load=self.load)
             body = self._read(entity)
         headers = self._etag(entity)
@@ -270,9 +304,11 @@ class _Endpoints:
             return Response(status_code=304, headers=headers)
         return Response(body.model_dump_json(), media_type=JSON, headers=headers)
 
-    async def create_item(self, request: Request, payload: BaseModel) -> Response:
+    async def create_item(
+        self, request: Request, payload: BaseModel, uow: UnitOfWork | None = None
+    ) -> Response:
         values = self._values(payload, partial=False)
-        async with self.make_uow(request) as uow:
+        async with self._unit(request, uow) as uow:
             repo = uow.repository(self.repository)
             entity = await repo.create(**values)
             if self.load is not None:
@@ -287,10 +323,15 @@ class _Endpoints:
         return Response(body.model_dump_json(), status_code=201, media_type=JSON, headers=headers)
 
     async def patch_item(
-        self, request: Request, item_id: Any, payload: BaseModel, if_match: str | None = None
+        self,
+        request: Request,
+        item_id: Any,
+        payload: BaseModel,
+        if_match: str | None = None,
+        uow: UnitOfWork | None = None,
     ) -> Response:
         values = self._values(payload, partial=True)
-        async with self.make_uow(request) as uow:
+        async with self._unit(request, uow) as uow:
             repo = uow.repository(self.repository)
             entity = await repo.get_one(item_id, load=self.load)
             if self.version:
@@ -302,9 +343,13 @@ class _Endpoints:
         return Response(body.model_dump_json(), media_type=JSON, headers=self._etag(entity))
 
     async def delete_item(
-        self, request: Request, item_id: Any, if_match: str | None = None
+        self,
+        request: Request,
+        item_id: Any,
+        if_match: str | None = None,
+        uow: UnitOfWork | None = None,
     ) -> Response:
-        async with self.make_uow(request) as uow:
+        async with self._unit(request, uow) as uow:
             repo = uow.repository(self.repository)
             if self.version and if_match is not None:
                 check_if_match(if_match, await repo.get_one(item_id), self.version)
@@ -319,6 +364,10 @@ class _Endpoints:
         return Response(status_code=204)
 
     # -- helpers ------------------------------------------------------------------
+
+    def _unit(self, request: Request, given: UnitOfWork | None) -> UnitOfWork:
+        """The request's unit of work: the dependency's, else one from the factory."""
+        return given if given is not None else self.make_uow(request)
 
     def _read(self, entity: Any) -> BaseModel:
         return self.read_schema.model_validate(entity, from_attributes=True)

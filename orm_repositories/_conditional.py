@@ -31,7 +31,7 @@ async def update_if(
         raise InvalidQueryError("update_if conditions must be a mapping of lookups")
     if not values:
         raise InvalidQueryError("update_if needs at least one value to set")
-    checked = check_values(target.info, values, allow_pk=False)
+    checked = check_values(target, values, allow_pk=False)
     reject_version(target.info, checked)
     found = build_filters(target.model, conditions, lookup_context(target))
     entity = await update_one(target, ident, checked, found)
@@ -52,7 +52,7 @@ async def update_with_lock(target: Target, entity: Any, values: Mapping[str, Any
         )
     if not isinstance(entity, target.model):
         raise InvalidQueryError(f"expected a {target.model.__name__}, got {type(entity).__name__}")
-    checked = check_values(info, values, allow_pk=False)
+    checked = check_values(target, values, allow_pk=False)
     reject_version(info, checked)
     if entity in target.session:
         await flush(target)  # pending changes on the held copy would bump the version

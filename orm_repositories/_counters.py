@@ -51,7 +51,8 @@ async def add_to(
     pk = target.info.primary_key
     idents = ident if len(pk) > 1 else (ident,)
     params.update({f"pk_{f.key}": v for f, v in zip(pk, idents, strict=True)})
-    return await run_update_one(target, statement, params, ident)
+    change = field.attribute + amount if sign > 0 else field.attribute - amount
+    return await run_update_one(target, statement, params, ident, {field.key: change})
 
 
 def counter_field(target: Target, name: Any) -> FieldInfo:

@@ -36,7 +36,7 @@ async def update_or_create(
 ) -> tuple[Any, bool]:
     """Update the row matching `lookups` with `defaults` (locked meanwhile), or insert it."""
     values = _creation_values(target, defaults, lookups)
-    updates = check_values(target.info, defaults or {}, allow_pk=False)
+    updates = check_values(target, defaults or {}, allow_pk=False)
     found = await _first_locked(target, lookups)
     if found is not None:
         return await update_entity(target, found, updates), False
@@ -59,7 +59,7 @@ def _creation_values(
             raise InvalidQueryError(
                 f"get_or_create lookups must be plain field=value pairs, not {key!r}"
             )
-    return check_values(target.info, {**lookups, **(defaults or {})})
+    return check_values(target, {**lookups, **(defaults or {})}, inserting=True)
 
 
 async def _first_locked(target: Target, lookups: Mapping[str, Any]) -> Any:

@@ -9,7 +9,7 @@ written, even when the caller catches the error and commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from orm_core.dialects import Backend
 from orm_core.errors import InvalidQueryError
+from orm_core.session import nested
+from orm_core.tenancy import tenant_value
 from orm_core.translate import translating
+from orm_repositories._changes import after, before, stored, wanted
+from orm_repositories._keys import pk_of, pk_of_values
 from orm_repositories._reload import ensure_loaded
 from orm_repositories._rows import RowPlan, batches, compiled, grouped, row_plan
 from orm_repositories._target import Target, flush, write_connection
@@ -36,7 +40,10 @@ async def add(target: Target, entities: Sequence[Any]) -> None:
     without asking the database.
     """
     for entity in entities:
-        check_entity(target.info, entity)
+        check_entity(target, entity, inserting=True)
+    want = wanted(target, "create")
+    if want.before:
+        await before(target, "create", [stored(target.info, e) for e in entities])
     target.session.add_all(entities)
     await flush(target)
     nulls = [f.key for f in target.info.fields.values() if f.null_when_omitted]
@@ -46,11 +53,14 @@ async def add(target: Target, entities: Sequence[Any]) -> None:
             if key in unloaded:
                 set_committed_value(entity, key, None)
     await ensure_loaded(target, entities)
+    if want.changes:
+        changes = [(pk_of(target.info, e), None, stored(target.info, e)) for e in entities]
+        await after(target, "create", changes)
 
 
 async def create(target: Target, values: Mapping[str, Any]) -> Any:
     """Build an entity from checked values and insert it."""
-    entity = target.model(**check_values(target.info, values))
+    entity = target.model(**check_values(target, values, inserting=True))
     await add(target, [entity])
     return entity
 
@@ -65,24 +75,32 @@ async def bulk_create(target: Target, rows: Iterable[Mapping[str, Any]], batch_s
     statement = insert(target.table)
     inserted = 0
     offset = 0
-    with translating():
-        async with target.session.begin_nested():
-            connection = await write_connection(target)
-            for batch in batches(rows, batch_size):
-                # every row of the batch is checked before any of it is sent
-                prepared = []
-                for keys, group in grouped(batch).items():
-                    plan = row_plan(target.info, target.table, connection.dialect, keys)
-                    try:
-                        ready = prepare_rows(
-                            connection, target.backend, plan, statement, group, copy=True
-                        )
-                    except InvalidQueryError as exc:
-                        raise _in_call(exc, batch, group, offset) from exc
-                    prepared.append(ready)
-                for ready in prepared:
-                    inserted += await send_rows(connection, target.backend, ready)
+    if target.info.tenant is not None:
+        rows = _stamped(target, rows)
+    async with nested(target.session):
+        connection = await write_connection(target)
+        want = wanted(target, "create")
+        for batch in batches(rows, batch_size):
+            await before(target, "create", batch)
+            if want.changes:
+                written = await _insert_returning(target, connection, statement, batch, offset)
+                inserted += written
                 offset += len(batch)
+                continue
+            # every row of the batch is checked before any of it is sent
+            prepared = []
+            for keys, group in grouped(batch).items():
+                plan = row_plan(target.info, target.table, connection.dialect, keys)
+                try:
+                    ready = prepare_rows(
+                        connection, target.backend, plan, statement, group, copy=True
+                    )
+                except InvalidQueryError as exc:
+                    raise _in_call(exc, batch, group, offset) from exc
+                prepared.append(ready)
+            for ready in prepared:
+                inserted += await send_rows(connection, target.backend, ready)
+            offset += len(batch)
     return inserted
 
 
@@ -108,10 +126,15 @@ def prepare_rows(
     stored: bool = False,
     shape: tuple[Any, ...] = (),
 ) -> Prepared:
-    """Check and convert `rows` for `statement` (or COPY when allowed and possible)."""
+    """Check and convert `rows` for `statement` (or COPY when allowed and possible).
+
+    Under a schema translation (schema per tenant) SQLAlchemy renders the statement
+    itself: the precompiled fast path would name the default schema.
+    """
+    translated = _translation(connection)
     if copy and backend.copy and plan.python_only:
         return Prepared(statement, plan, "copy", plan.records(rows, stored=stored))
-    found = compiled(plan, statement, connection.dialect, shape)
+    found = None if translated else compiled(plan, statement, connection.dialect, shape)
     if found is None:
         return Prepared(statement, plan, "generic", plan.checked(rows))
     records = plan.records(rows, stored=stored)
@@ -122,14 +145,24 @@ async def send_rows(connection: AsyncConnection, backend: Backend, ready: Prepar
     """Send prepared rows; return how many."""
     if not ready.payload:
         return 0
-    if ready.how == "copy":
-        table = ready.statement.table
-        await backend.copy_records(connection, table, ready.plan.columns, ready.payload)
-    elif ready.how == "generic":
-        await connection.execute(ready.statement, ready.payload)
-    else:
-        await connection.exec_driver_sql(ready.sql, ready.payload)
+    with translating():
+        if ready.how == "copy":
+            table = ready.statement.table
+            schema = _translation(connection).get(table.schema, table.schema)
+            columns = ready.plan.columns
+            await backend.copy_records(connection, table, columns, ready.payload, schema)
+        elif ready.how == "generic":
+            await connection.execute(ready.statement, ready.payload)
+        else:
+            await connection.exec_driver_sql(ready.sql, ready.payload)
     return len(ready.payload)
+
+
+def _translation(connection: AsyncConnection) -> dict[Any, Any]:
+    """The schema translation the connection runs under (schema per tenant), if any."""
+    sync = connection.sync_connection
+    options = sync.get_execution_options() if sync is not None else {}
+    return dict(options.get("schema_translate_map") or {})
 
 
 async def write_rows(
@@ -154,7 +187,7 @@ async def clone(
     target: Target, entity: Any, exclude_fields: Iterable[str], overrides: Mapping[str, Any]
 ) -> Any:
     """Insert a copy of `entity`: never its key, version or timestamps, and not `exclude_fields`."""
-    check_entity(target.info, entity)
+    check_entity(target, entity)
     if isinstance(exclude_fields, str) or not isinstance(exclude_fields, Iterable):
         raise InvalidQueryError("exclude_fields must be a list of field names")
     excluded = set(exclude_fields)
@@ -169,6 +202,46 @@ async def clone(
         skipped.add(info.version.key)
     values = {k: state.dict[k] for k in info.fields if k not in skipped and k in state.dict}
     return await create(target, {**values, **overrides})
+
+
+async def _insert_returning(
+    target: Target, connection: AsyncConnection, statement: Any, batch: list[Any], offset: int
+) -> int:
+    """Insert a batch returning the stored rows, for its `after_create` event and audit rows.
+
+    Returning keys rules out COPY: one INSERT per key set, batched by SQLAlchemy's
+    executemany with RETURNING.
+    """
+    info = target.info
+    table = target.table
+    checked = []
+    for keys, group in grouped(batch).items():
+        plan = row_plan(info, table, connection.dialect, keys)
+        try:
+            checked.append(plan.checked(group))
+        except InvalidQueryError as exc:
+            raise _in_call(exc, batch, group, offset) from exc
+    names = {field.column.key: key for key, field in info.fields.items()}
+    changes = []
+    for rows in checked:
+        with translating():
+            result = await connection.execute(statement.returning(*table.c), rows)
+        for row in result.mappings():
+            values = {names[column]: value for column, value in row.items() if column in names}
+            changes.append((pk_of_values(info, values), None, values))
+    await after(target, "create", changes)
+    return len(changes)
+
+
+def _stamped(target: Target, rows: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """Rows carrying the unit of work's tenant (a row naming another one is refused)."""
+    info = target.info
+    assert info.tenant is not None
+    key = info.tenant.key
+    for row in rows:
+        if not isinstance(row, Mapping):
+            raise InvalidQueryError("bulk rows must be dicts of field values")
+        yield {**row, key: tenant_value(target.tenant, info.model, row.get(key))}
 
 
 def _in_call(

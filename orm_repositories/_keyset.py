@@ -110,7 +110,7 @@ async def paginate_cursor(
         )
     ]
     statement = select(target.model).where(*found).order_by(*terms).limit(limit + 1)
-    rows = await fetch_all(target, with_load(statement, target.model, load))
+    rows = await fetch_all(target, with_load(statement, target, load))
     items = rows[:limit]
     if len(rows) <= limit:
         return CursorPage(items=items, next_cursor=None, has_next=False)

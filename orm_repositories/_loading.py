@@ -19,14 +19,20 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import model_info
-from orm_core.lookups import Step, relationship_step
+from orm_core.lookups import RelatedCriteria, Step, relationship_step
 from orm_repositories._select import related_criteria
+from orm_repositories._target import Target
 
 Load = str | ORMOption | Sequence[str | ORMOption] | None
 
 
-def loader_options(model: type, load: Load, *, locking: bool = False) -> list[ORMOption]:
+def loader_options(
+    model: type, load: Load, *, locking: bool = False, related: RelatedCriteria | None = None
+) -> list[ORMOption]:
     """The loader options for `load` on reads of `model`.
+
+    `related` gives the criteria loaded rows must meet (a repository's scope); without it
+    the paths are only checked (a router checks its `load=` when it is built).
 
     Raises:
         InvalidQueryError: an unknown relationship or a value that is no path or option.
@@ -41,7 +47,7 @@ def loader_options(model: type, load: Load, *, locking: bool = False) -> list[OR
         if isinstance(item, ORMOption):
             options.append(item)
         elif isinstance(item, str) and item.strip():
-            options.append(_path_option(model, item.strip(), locking))
+            options.append(_path_option(model, item.strip(), locking, related))
         else:
             raise InvalidQueryError(
                 f"load takes relationship paths such as 'comments.author', not {item!r}"
@@ -49,7 +55,9 @@ def loader_options(model: type, load: Load, *, locking: bool = False) -> list[OR
     return options
 
 
-def _path_option(model: type, path: str, locking: bool) -> ORMOption:
+def _path_option(
+    model: type, path: str, locking: bool, related: RelatedCriteria | None
+) -> ORMOption:
     option: Any = None
     current = model
     for name in path.split("."):
@@ -60,14 +68,14 @@ def _path_option(model: type, path: str, locking: bool) -> ORMOption:
                 f"unknown relationship {name!r} of {current.__name__} in load={path!r}",
                 {"model": current.__name__, "load": path, "allowed": sorted(info.relationships)},
             )
-        option = _chained(option, step, locking)
+        option = _chained(option, step, locking, related)
         current = step.target
     result: ORMOption = option
     return result
 
 
-def _chained(option: Any, step: Step, locking: bool) -> Any:
-    criteria = related_criteria(step.target)
+def _chained(option: Any, step: Step, locking: bool, related: RelatedCriteria | None) -> Any:
+    criteria = related(step.target) if related is not None else []
     attribute = step.attribute.and_(*criteria) if criteria else step.attribute
     joined = not step.collection and not locking
     if option is None:
@@ -75,7 +83,14 @@ def _chained(option: Any, step: Step, locking: bool) -> Any:
     return option.joinedload(attribute) if joined else option.selectinload(attribute)
 
 
-def with_load(statement: Any, model: type, load: Load, *, locking: bool = False) -> Any:
-    """`statement` loading the relationships `load` names."""
-    options = loader_options(model, load, locking=locking)
+def with_load(statement: Any, target: Target, load: Load, *, locking: bool = False) -> Any:
+    """`statement` loading the relationships `load` names, related rows in the target's scope."""
+    options = target_options(target, load, locking=locking)
     return statement.options(*options) if options else statement
+
+
+def target_options(target: Target, load: Load, *, locking: bool = False) -> list[ORMOption]:
+    """The loader options for `load` on reads through `target`."""
+    if load is None:
+        return []
+    return loader_options(target.model, load, locking=locking, related=related_criteria(target))

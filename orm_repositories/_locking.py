@@ -26,7 +26,7 @@ async def select_for_update(
     """Lock one row and return its current state (refreshing a held copy), or None."""
     ident = pk_value(target.info, id)
     statement = select_entities(target).where(pk_equals(target.info, ident))
-    statement = with_load(statement, target.model, load, locking=True)
+    statement = with_load(statement, target, load, locking=True)
     return await fetch_first(target, locked(target, statement, nowait, skip_locked))
 
 
@@ -39,7 +39,7 @@ async def lock_many(
     found: list[Any] = []
     for chunk in chunks(target, values):  # one statement unless past the bind limit
         statement = select_entities(target).where(pk_in(target, chunk)).order_by(*pk)
-        statement = with_load(statement, target.model, load, locking=True)
+        statement = with_load(statement, target, load, locking=True)
         found.extend(await fetch_all(target, locked(target, statement, nowait, skip_locked)))
     return found
 

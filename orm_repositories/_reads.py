@@ -7,8 +7,10 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select
 
+from orm_core.audit import AuditLog, key_text
 from orm_core.errors import InvalidQueryError, NotFoundError
 from orm_core.pagination import Page
+from orm_core.tenancy import ALL_TENANTS, required
 from orm_core.translate import translating
 from orm_repositories._keys import (
     chunks,
@@ -19,7 +21,7 @@ from orm_repositories._keys import (
     pk_value,
     pk_values,
 )
-from orm_repositories._loading import Load, loader_options, with_load
+from orm_repositories._loading import Load, target_options, with_load
 from orm_repositories._select import (
     count_statement,
     criteria,
@@ -49,7 +51,7 @@ def not_found(target: Target, filters: dict[str, Any]) -> NotFoundError:
 async def get(target: Target, id: Any, load: Load = None) -> Any:
     """The row with this key, or None (the identity map answers without SQL when it can)."""
     ident = pk_value(target.info, id)
-    options = loader_options(target.model, load)
+    options = target_options(target, load)
     if matches_nothing(ident):
         return None
     if scope_criteria(target) or options:
@@ -64,7 +66,7 @@ async def get_many(
 ) -> list[Any]:
     """The rows with these keys, one query per chunk under the bind limit."""
     values = pk_values(target.info, ids)
-    options = loader_options(target.model, load)
+    options = target_options(target, load)
     found: list[Any] = []
     for chunk in chunks(target, values):
         statement = select_entities(target).where(pk_in(target, chunk)).options(*options)
@@ -114,7 +116,7 @@ async def list_rows(
     """The matching rows, ordered and sliced."""
     statement = _sliced(select_entities(target, where, lookups), limit, offset)
     statement = ordered(target, statement, order_by, tiebreak=False)
-    return await fetch_all(target, with_load(statement, target.model, load))
+    return await fetch_all(target, with_load(statement, target, load))
 
 
 async def list_and_count(
@@ -147,7 +149,7 @@ async def _counted_slice(
     """
     total = func.count().over().label("orm_total")
     statement = _sliced(select(target.model, total).where(*found), limit, offset)
-    statement = with_load(ordered(target, statement, order_by), target.model, load)
+    statement = with_load(ordered(target, statement, order_by), target, load)
     rows = await fetch_rows(target, statement)
     if rows:
         return [row[0] for row in rows], int(rows[0][1])
@@ -173,7 +175,7 @@ async def first(
 ) -> Any:
     """The first matching row (by primary key unless `order_by` says otherwise)."""
     statement = ordered(target, select_entities(target, where, lookups), order_by)
-    return await fetch_first(target, with_load(statement.limit(1), target.model, load))
+    return await fetch_first(target, with_load(statement.limit(1), target, load))
 
 
 async def paginate(
@@ -197,7 +199,7 @@ async def paginate(
     found = criteria(target, where, lookups)
     offset = (page - 1) * page_size
     statement = ordered(target, select(target.model).where(*found), order_by)
-    statement = with_load(statement, target.model, load)
+    statement = with_load(statement, target, load)
     if count_mode == "exact":
         items, exact = await _counted_slice(target, found, order_by, load, page_size, offset)
         return Page.build(items, total=exact, page=page, page_size=page_size)
@@ -238,5 +240,19 @@ async def refresh(target: Target, entity: Any, load: Load) -> Any:
         raise InvalidQueryError(f"expected a {target.model.__name__}, got {type(entity).__name__}")
     ident = pk_value(target.info, pk_of(target.info, entity))
     statement = select_entities(target.widened("all")).where(pk_equals(target.info, ident))
-    statement = with_load(statement, target.model, load)
+    statement = with_load(statement, target, load)
     return await fetch_first(target, statement.execution_options(populate_existing=True))
+
+
+async def history(target: Target, id: Any) -> list[Any]:
+    """The audit trail of one row, newest first (ties in reverse order of writing)."""
+    ident = pk_value(target.info, id)
+    if matches_nothing(ident):
+        return []
+    where = [AuditLog.model == target.info.table_name, AuditLog.pk == key_text(ident)]
+    if target.info.tenant is not None:
+        tenant = required(target.tenant, target.model)
+        if tenant is not ALL_TENANTS:
+            where.append(AuditLog.tenant == tenant)
+    statement = select(AuditLog).where(*where).order_by(AuditLog.at.desc(), AuditLog.id.desc())
+    return await fetch_all(target, statement)

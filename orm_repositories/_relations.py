@@ -17,12 +17,14 @@ from sqlalchemy import Column, Table, UniqueConstraint, delete, false, func, ins
 from sqlalchemy.orm import RelationshipProperty, selectinload
 
 from orm_core.errors import InvalidQueryError, NotFoundError
-from orm_core.fields import model_info
+from orm_core.fields import ModelInfo, model_info
 from orm_core.lookups import build_filters
-from orm_core.session import record_write
+from orm_core.session import nested, record_write
+from orm_core.tenancy import ALL_TENANTS, required
 from orm_core.translate import translating
+from orm_repositories._changes import after, before, key_fields
 from orm_repositories._keys import chunks, matches_nothing, pk_equals, pk_value, pk_values
-from orm_repositories._select import lookup_context, related_criteria
+from orm_repositories._select import lookup_context, model_scope, related_criteria
 from orm_repositories._target import Target, execute, fetch_all, flush
 
 
@@ -88,7 +90,7 @@ async def count_related(
         return counts
     parent_column = link.parent_column
     statement: Any = select(parent_column, func.count())
-    keyed = _key_filter(link, where, lookups)
+    keyed = _key_filter(target, link, where, lookups)
     if keyed is not None:
         # only the target's key is asked about: the association table alone answers
         conditions = keyed
@@ -97,7 +99,7 @@ async def count_related(
         conditions = [
             *where,
             *build_filters(link.target, lookups, lookup_context(target)),
-            *related_criteria(link.target),
+            *related_criteria(target)(link.target),
         ]
         if link.secondary is not None:
             statement = statement.select_from(link.secondary).join(
@@ -114,12 +116,14 @@ async def count_related(
 
 
 def _key_filter(
-    link: Collection, where: Sequence[Any], lookups: Mapping[str, Any]
+    target: Target, link: Collection, where: Sequence[Any], lookups: Mapping[str, Any]
 ) -> list[Any] | None:
     """Conditions on the association table when the lookups only name the target's key."""
     info = model_info(link.target)
-    if link.secondary is None or where or related_criteria(link.target) or len(lookups) != 1:
+    if link.secondary is None or where or len(lookups) != 1:
         return None
+    if related_criteria(target)(link.target):
+        return None  # related rows have a scope to meet: the join is needed
     if len(info.primary_key) != 1 or link.target_column is None:
         return None
     (key, value), = lookups.items()
@@ -138,16 +142,24 @@ async def link(target: Target, parent: Any, name: Any, targets: Any) -> int:
     table, parent_column, target_column = association
     if not target_ids:
         return 0
+    change = {**key_fields(target.info, parent_id), name: target_ids}
+    await before(target, "update", [change])
     rows = [{parent_column.key: parent_id, target_column.key: t} for t in target_ids]
+    if "tenant_id" in table.c and target.tenant is not ALL_TENANTS:
+        tenant = required(target.tenant, target.model)
+        rows = [{**row, "tenant_id": tenant} for row in rows]
     conflict = _pair_key(table, parent_column, target_column)
     added = 0
-    with translating():
-        async with target.session.begin_nested():
-            record_write(target.session, table)
-            for chunk in chunks(target, rows, per_item=2):
-                insert = target.backend.upsert_insert(table).values(list(chunk))
-                statement = target.backend.on_conflict_nothing(insert, conflict)
-                added += int((await target.session.execute(statement)).rowcount)  # type: ignore[attr-defined]
+    async with nested(target.session):
+        record_write(target.session, table)
+        for chunk in chunks(target, rows, per_item=len(rows[0])):
+            insert = target.backend.upsert_insert(table).values(list(chunk))
+            statement = target.backend.on_conflict_nothing(insert, conflict)
+            with translating():
+                result = await target.session.execute(statement)
+            added += int(result.rowcount)  # type: ignore[attr-defined]
+    if added:
+        await after(target, "update", [(parent_id, None, {name: target_ids})], audit=False)
     await _refresh(target, parent, name)
     return added
 
@@ -156,11 +168,15 @@ async def unlink(target: Target, parent: Any, name: Any, targets: Any) -> int:
     """Remove the association rows for `targets`; return how many there were."""
     association, parent_id, target_ids = await _association(target, parent, name, targets)
     table, parent_column, target_column = association
+    change = {**key_fields(target.info, parent_id), name: target_ids}
+    await before(target, "update", [change])
     removed = 0
     record_write(target.session, table)
     for chunk in chunks(target, target_ids):
         statement = delete(table).where(parent_column == parent_id, target_column.in_(chunk))
         removed += int((await execute(target, statement)).rowcount)  # type: ignore[attr-defined]
+    if removed:
+        await after(target, "update", [(parent_id, None, {name: target_ids})], audit=False)
     await _refresh(target, parent, name)
     return removed
 
@@ -193,7 +209,26 @@ async def _association(
             )
         ids.setdefault(checked, None)
     await flush(target)
+    await _visible(target, target.info, [parent_id], parent)
+    await _visible(target, target_info, list(ids), targets)
     return (link.secondary, link.parent_column, link.target_column), parent_id, list(ids)
+
+
+async def _visible(target: Target, info: ModelInfo, keys: list[Any], given: Any) -> None:
+    """Refuse keys of a tenant model that the unit's tenant cannot see (as if missing).
+
+    Raises:
+        NotFoundError: a row is missing for this tenant.
+    """
+    if info.tenant is None or not keys or target.tenant is ALL_TENANTS:
+        return
+    scope = model_scope(info, "all", target.tenant)
+    column = info.primary_key[0].attribute
+    statement = select(func.count()).select_from(info.model).where(column.in_(keys), *scope)
+    if int((await execute(target, statement)).scalar_one()) != len(keys):
+        raise NotFoundError(
+            f"{info.model.__name__} not found", {"model": info.model.__name__, "filters": given}
+        )
 
 
 def _requested(target: Target, parents: Iterable[Any]) -> dict[Any, Any]:
@@ -239,7 +274,7 @@ async def _refresh(target: Target, parent: Any, name: str) -> None:
         return
     target.session.expire(parent, [name])
     attribute = getattr(target.model, name)
-    criteria = related_criteria(attribute.property.entity.class_)
+    criteria = related_criteria(target)(attribute.property.entity.class_)
     option = selectinload(attribute.and_(*criteria) if criteria else attribute)
     key = _key_of(target.model, parent)
     statement = select(target.model).where(pk_equals(target.info, key)).options(option)

@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, func, select
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import FieldInfo
 from orm_repositories._keys import chunks, pk_in, pk_of
-from orm_repositories._loading import Load, loader_options
+from orm_repositories._loading import Load, target_options
 from orm_repositories._target import Target, execute, fetch_all
 
 # Replaceable (tests seed it); keys need uniformity, not unpredictability.
@@ -43,7 +43,7 @@ async def sample(
     target: Target, n: Any, conditions: Sequence[ColumnElement[bool]], load: Load = None
 ) -> list[Any]:
     """`n` distinct rows matching `conditions`, drawn uniformly, in random order."""
-    options = loader_options(target.model, load)
+    options = target_options(target, load)
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise InvalidQueryError("sample size must be a non-negative integer", {"n": n})
     if n == 0:

@@ -19,7 +19,7 @@ from orm_core.errors import InvalidQueryError
 from orm_core.fulltext import SearchRequest, SearchSource, default_weights
 from orm_core.search import Highlight, declared_vectors
 from orm_core.websearch import mark_matches, parse_search
-from orm_repositories._loading import Load, loader_options
+from orm_repositories._loading import Load, target_options
 from orm_repositories._select import criteria
 from orm_repositories._target import Target, fetch_all, fetch_rows, names_list, non_negative
 
@@ -81,7 +81,7 @@ async def _found(
     request = _request(target, text, fields)
     limit = non_negative("limit", limit)
     conditions = criteria(target, (), lookups)
-    options = loader_options(target.model, load)
+    options = target_options(target, load)
     if not request.query.searchable or limit == 0:
         return None
     source = await target.backend.search_source(target.session, request)

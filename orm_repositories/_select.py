@@ -16,34 +16,46 @@ from sqlalchemy import ColumnElement, Select, func, select
 
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import ModelInfo, model_info
-from orm_core.lookups import LookupContext, build_filters
+from orm_core.lookups import LookupContext, RelatedCriteria, build_filters
 from orm_core.ordering import build_order_by
+from orm_core.tenancy import criterion, required
 from orm_repositories._target import Scope, Target
 
 
-def model_scope(info: ModelInfo, scope: Scope) -> list[ColumnElement[bool]]:
-    """Conditions a model's rows must meet to be seen in `scope`."""
+def model_scope(info: ModelInfo, scope: Scope, tenant: Any) -> list[ColumnElement[bool]]:
+    """Conditions a model's rows must meet to be seen in `scope` by the unit's tenant.
+
+    Raises:
+        TenantRequiredError: a tenant model, and no tenant.
+    """
+    found: list[ColumnElement[bool]] = []
+    if info.tenant is not None:
+        rule = criterion(info.tenant.attribute, required(tenant, info.model))
+        if rule is not None:
+            found.append(rule)
     column = info.soft_delete
-    if column is None or scope == "all":
-        return []
-    attribute = column.attribute
-    return [attribute.is_(None) if scope == "active" else attribute.is_not(None)]
+    if column is not None and scope != "all":
+        attribute = column.attribute
+        found.append(attribute.is_(None) if scope == "active" else attribute.is_not(None))
+    return found
 
 
 def scope_criteria(target: Target) -> list[ColumnElement[bool]]:
     """Conditions every statement of this repository carries."""
-    return model_scope(target.info, target.scope)
+    return model_scope(target.info, target.scope, target.tenant)
 
 
-def related_criteria(model: type) -> list[ColumnElement[bool]]:
+def related_criteria(target: Target) -> RelatedCriteria:
     """Conditions related rows must meet to count for lookups and loads."""
-    return model_scope(model_info(model), "active")
+    return lambda model: model_scope(model_info(model), "active", target.tenant)
 
 
 def lookup_context(target: Target) -> LookupContext:
     """How this repository's lookups scope related rows and bind value lists."""
     backend = target.backend
-    return LookupContext(related=related_criteria, value_in=backend.value_in, json=backend.json)
+    return LookupContext(
+        related=related_criteria(target), value_in=backend.value_in, json=backend.json
+    )
 
 
 def conditions(

@@ -32,7 +32,7 @@ async def stream(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidQueryError("batch_size must be a positive integer", {"batch_size": batch_size})
     statement = ordered(target, select_entities(target, where, lookups), order_by)
-    statement = with_load(statement, target.model, load).execution_options(yield_per=batch_size)
+    statement = with_load(statement, target, load).execution_options(yield_per=batch_size)
     session = target.session
     held = set(session.identity_map.keys())
     with translating():

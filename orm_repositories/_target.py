@@ -20,7 +20,7 @@ from sqlalchemy.sql import Executable
 from orm_core.dialects import Backend, backend_of_session
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import ModelInfo, model_info
-from orm_core.session import record_write
+from orm_core.session import context_of, record_write
 from orm_core.translate import translating
 
 Scope = Literal["active", "all", "deleted"]
@@ -35,11 +35,13 @@ class Target:
     info: ModelInfo
     backend: Backend
     scope: Scope = "active"
+    tenant: Any = None
 
     @classmethod
     def of(cls, session: AsyncSession, model: type[Any], scope: Scope = "active") -> Target:
-        """Describe `model` on `session`."""
-        return cls(session, model, model_info(model), backend_of_session(session), scope)
+        """Describe `model` on `session` (its unit of work's tenant included)."""
+        tenant = context_of(session).tenant
+        return cls(session, model, model_info(model), backend_of_session(session), scope, tenant)
 
     def widened(self, scope: Scope) -> Target:
         """The same target with another soft-delete scope."""

@@ -21,9 +21,28 @@ from orm_core.errors import (
     NotFoundError,
     OrmError,
 )
+from orm_core.fields import is_sql
+from orm_core.session import nested
 from orm_core.translate import translating
 from orm_core.types import utcnow
-from orm_repositories._keys import chunks, pk_equals, pk_in, pk_value, sorted_keys
+from orm_repositories._changes import (
+    Wanted,
+    after,
+    before,
+    key_fields,
+    locked_rows,
+    stored,
+    wanted,
+)
+from orm_repositories._keys import (
+    chunks,
+    matches_nothing,
+    pk_equals,
+    pk_in,
+    pk_of_values,
+    pk_value,
+    sorted_keys,
+)
 from orm_repositories._loading import with_load
 from orm_repositories._managed import managed_values
 from orm_repositories._reload import ensure_loaded, has_expired_columns, holds_key, reload_held
@@ -72,15 +91,41 @@ def update_statement(
     return statement
 
 
-async def run_update_one(target: Target, statement: Any, params: Any, ident: Any) -> Any:
-    """Run an UPDATE of one row; return the row's new state (refreshing held copies) or None."""
+async def run_update_one(
+    target: Target,
+    statement: Any,
+    params: Any,
+    ident: Any,
+    values: Mapping[str, Any],
+    *,
+    action: str | None = None,
+) -> Any:
+    """Run an UPDATE of one row; return the row's new state (refreshing held copies) or None.
+
+    `values` are what the call was asked to write (for the write events); the audit
+    trail's old values are read under the row lock first.
+    """
+    want = wanted(target, "update")
+    if want.before:
+        await before(target, "update", [{**key_fields(target.info, ident), **values}])
+    old = None
+    if want.audit:
+        old = (await locked_rows(target, [pk_equals(target.info, ident)], columns=True)).get(ident)
+        if old is None:
+            return None
     if target.backend.update_returning:
-        return await fetch_first(target, statement, params, write=True)
-    result = await execute_write(target, statement, params)
-    if not result.rowcount:  # type: ignore[attr-defined]
-        return None
-    reread = select_entities(target).where(pk_equals(target.info, ident))
-    return await fetch_first(target, reread.execution_options(populate_existing=True))
+        entity = await fetch_first(target, statement, params, write=True)
+    else:
+        result = await execute_write(target, statement, params)
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return None
+        reread = select_entities(target).where(pk_equals(target.info, ident))
+        entity = await fetch_first(target, reread.execution_options(populate_existing=True))
+    if entity is not None and want.changes:
+        written = [*values, *managed_values(target.info, values)]
+        new = stored(target.info, entity, written)
+        await after(target, "update", [(ident, old, new)], action=action)
+    return entity
 
 
 async def update_one(
@@ -90,19 +135,49 @@ async def update_one(
     conditions: Sequence[Any] = (),
     *,
     touch: bool = True,
+    action: str | None = None,
 ) -> Any:
     """Update the row `ident` if it matches `conditions`; return its new state or None."""
     where = [pk_equals(target.info, ident), *conditions]
     statement = update_statement(target, where, values, touch=touch, returning=True)
-    return await run_update_one(target, statement.execution_options(**SYNCED), None, ident)
+    options = statement.execution_options(**SYNCED)
+    return await run_update_one(target, options, None, ident, values, action=action)
 
 
 async def update_where(target: Target, conditions: Sequence[Any], values: Mapping[str, Any]) -> int:
     """Update every row matching `conditions`; return the number of rows matched."""
-    statement = update_statement(target, conditions, values)
-    result = await execute_write(target, statement.execution_options(synchronize_session="fetch"))
-    await reload_held(target, has_expired_columns(target))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    want = wanted(target, "update")
+    await before(target, "update", [dict(values)])
+    if not want.changes:
+        statement = update_statement(target, conditions, values)
+        options = statement.execution_options(synchronize_session="fetch")
+        result = await execute_write(target, options)
+        await reload_held(target, has_expired_columns(target))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+    # the rows are read (locked) first: their keys, and the audit trail's old values
+    old = await locked_rows(target, conditions, columns=want.audit)
+    if not old:
+        return 0
+    keys = list(old)
+    info = target.info
+    written = [*values, *managed_values(info, values)]
+    changes = []
+    columns = [*(f.column for f in info.primary_key), *(info.fields[k].column for k in written)]
+    for chunk in chunks(target, keys):
+        statement = update_statement(target, [pk_in(target, chunk)], values, core=True)
+        if target.backend.update_returning:
+            rows = (await execute_write(target, statement.returning(*columns))).all()
+        else:
+            await execute_write(target, statement)
+            reread = select(*columns).where(pk_in(target, chunk))
+            rows = (await execute(target, reread)).all()
+        for row in rows:
+            new = dict(zip([f.key for f in info.primary_key] + written, row, strict=True))
+            key = pk_of_values(info, new)
+            changes.append((key, old[key] if want.audit else None, new))
+    await reload_held(target, holds_key(keys))
+    await after(target, "update", changes)
+    return len(changes)
 
 
 async def bulk_update(target: Target, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -113,51 +188,76 @@ async def bulk_update(target: Target, rows: Iterable[Mapping[str, Any]]) -> int:
     """
     info = target.info
     pk_keys = [f.key for f in info.primary_key]
-    by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+    by_key: dict[Any, dict[str, Any]] = {}
     for row in rows:
         if not isinstance(row, Mapping):
             raise InvalidQueryError("bulk_update takes dicts of field values")
         missing = [k for k in pk_keys if k not in row]
         if missing:
             raise InvalidQueryError(f"bulk_update rows need their primary key {missing}")
-        checked = check_values(info, row)
-        by_key.setdefault(tuple(checked[k] for k in pk_keys), {}).update(checked)
+        given = tuple(row[k] for k in pk_keys)
+        key = pk_value(info, given[0] if len(given) == 1 else given)
+        checked = check_values(target, {k: v for k, v in row.items() if k not in pk_keys})
+        if not matches_nothing(key):  # a key no row can have matches nothing
+            by_key.setdefault(key, key_fields(info, key)).update(checked)
     if not by_key:
         return 0
     await flush(target)
-    idents = sorted_keys(by_key)
-    keys = [i[0] for i in idents] if len(pk_keys) == 1 else idents
+    keys = sorted_keys(by_key)
+    want = wanted(target, "update")
     matched = 0
-    with translating():
-        async with target.session.begin_nested():
-            connection = await write_connection(target)
-            for chunk in chunks(target, keys):
-                matched += await _lock_existing(target, chunk)
-            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for row in by_key.values():
-                groups.setdefault(tuple(row), []).append(row)
-            for names, group in groups.items():
-                set_keys = [k for k in names if k not in pk_keys]
-                if not set_keys:
-                    continue
-                where = [info.fields[k].column == bindparam(f"pk_{k}") for k in pk_keys]
-                values: dict[str, Any] = {k: bindparam(f"v_{k}") for k in set_keys}
-                statement = update_statement(target, where, values, core=True)
-                params = [
-                    {**{f"pk_{k}": row[k] for k in pk_keys}, **{f"v_{k}": row[k] for k in set_keys}}
-                    for row in group
-                ]
-                await connection.execute(statement, params)
-            await reload_held(target, holds_key(keys))
+    async with nested(target.session):
+        connection = await write_connection(target)
+        old: dict[Any, dict[str, Any]] = {}
+        for chunk in chunks(target, keys):  # locked in key order: no deadlock
+            old.update(await locked_rows(target, [pk_in(target, chunk)], columns=want.audit))
+        matched = len(old)
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in by_key.values():
+            groups.setdefault(tuple(row), []).append(row)
+        for names, group in groups.items():
+            set_keys = [k for k in names if k not in pk_keys]
+            if set_keys:
+                await _update_group(target, connection, pk_keys, set_keys, group, old, want)
+        await reload_held(target, holds_key(keys))
     return matched
 
 
-async def _lock_existing(target: Target, keys: Sequence[Any]) -> int:
-    """Lock the rows about to be updated, in key order; return how many exist."""
-    pk = [f.attribute for f in target.info.primary_key]
-    statement = select(*pk).where(pk_in(target, keys), *scope_criteria(target)).order_by(*pk)
-    locked = target.backend.lock(statement, nowait=False, skip_locked=False)
-    return len((await execute(target, locked)).all())
+async def _update_group(
+    target: Target,
+    connection: Any,
+    pk_keys: list[str],
+    set_keys: list[str],
+    group: list[dict[str, Any]],
+    old: dict[Any, dict[str, Any]],
+    want: Wanted,
+) -> None:
+    """One executemany of the rows that set the same fields, reported as one event."""
+    info = target.info
+    await before(target, "update", group)
+    where = [info.fields[k].column == bindparam(f"pk_{k}") for k in pk_keys]
+    values: dict[str, Any] = {k: bindparam(f"v_{k}") for k in set_keys}
+    managed = managed_values(info, values)
+    statement = update_statement(target, where, values, core=True, managed=managed)
+    params = [
+        {**{f"pk_{k}": row[k] for k in pk_keys}, **{f"v_{k}": row[k] for k in set_keys}}
+        for row in group
+    ]
+    with translating():
+        await connection.execute(statement, params)
+    if not want.changes:
+        return
+    plain = {k: v for k, v in managed.items() if not is_sql(v)}
+    changes = []
+    for row in group:
+        key = pk_of_values(info, row)
+        if key not in old:
+            continue  # no such row: nothing was written
+        new = {**row, **plain}
+        if info.version is not None and info.version.key in old[key]:
+            new[info.version.key] = old[key][info.version.key] + 1
+        changes.append((key, old[key] if want.audit else None, new))
+    await after(target, "update", changes)
 
 
 async def set_deleted(target: Target, id: Any, *, deleted: bool) -> bool:
@@ -173,7 +273,9 @@ async def set_deleted(target: Target, id: Any, *, deleted: bool) -> bool:
     condition = column.is_(None) if deleted else column.is_not(None)
     values = {field.key: utcnow() if deleted else None}
     ident = pk_value(target.info, id)
-    return await update_one(target.widened("all"), ident, values, [condition]) is not None
+    action = "soft_delete" if deleted else "restore"
+    wide = target.widened("all")
+    return await update_one(wide, ident, values, [condition], action=action) is not None
 
 
 async def update_entity(target: Target, entity: Any, values: Mapping[str, Any]) -> Any:
@@ -201,7 +303,7 @@ async def update_entity(target: Target, entity: Any, values: Mapping[str, Any]) 
     if related:
         # a collection is replaced against what it holds: load it first, in one go
         reread = select(target.model).where(pk_equals(info, pk_of_identity(state)))
-        await fetch_all(target, with_load(reread, target.model, list(related), locking=True))
+        await fetch_all(target, with_load(reread, target, list(related), locking=True))
         for key, value in related.items():
             setattr(entity, key, value)
         await flush(target)

@@ -13,15 +13,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, select
+from sqlalchemy import Index, UniqueConstraint, select, tuple_
 
-from orm_core.errors import InvalidQueryError
+from orm_core.errors import DuplicateError, InvalidQueryError
 from orm_core.fields import FieldInfo, ModelInfo
+from orm_core.session import nested
+from orm_core.tenancy import ALL_TENANTS, criterion, required, tenant_value
 from orm_core.translate import translating
+from orm_repositories._changes import Wanted, after, before, locked_rows, stored, wanted
 from orm_repositories._insert import write_rows
+from orm_repositories._keys import chunks, pk_of, pk_of_values
 from orm_repositories._managed import managed_values
 from orm_repositories._reload import holds_values, reload_held
 from orm_repositories._rows import RowPlan, row_plan
+from orm_repositories._select import scope_criteria
 from orm_repositories._target import (
     Target,
     execute_write,
@@ -39,13 +44,41 @@ async def upsert(
     target: Target, values: Mapping[str, Any], conflict_fields: Any, update_fields: Any
 ) -> Any:
     """Upsert one row and return the entity holding the stored values."""
-    checked = check_values(target.info, values)
+    checked = check_values(target, values, inserting=True)
     conflict, chosen = _plan(target, conflict_fields, update_fields, [tuple(checked)])
     updates = _updates_for(target.info, tuple(checked), conflict, chosen)
     info = target.info
     statement = _statement(target, target.model, conflict, updates).values(
         {info.fields[k].attribute: v for k, v in checked.items()}
     )
+    await before(target, "create", [checked])
+    report = _reporting(target)
+    held: dict[Any, dict[str, Any]] = {}
+    if report.changes:
+        where = [info.fields[k].attribute == checked[k] for k in conflict]
+        # rows an upsert leaves alone are not locked either
+        held = await locked_rows(target, where, columns=report.audit, lock=bool(updates))
+    if info.tenant is not None and target.tenant is not ALL_TENANTS:
+        # another tenant's conflicting row is locked by the attempt: a savepoint lets it go
+        async with nested(target.session):
+            entity = await _write_one(target, statement, checked, conflict)
+    else:
+        entity = await _write_one(target, statement, checked, conflict)
+    if report.changes:
+        key = pk_of(info, entity)
+        if not held:
+            await after(target, "create", [(key, None, stored(info, entity))])
+        elif updates:
+            written = [*updates, *managed_values(info, updates)]
+            old = next(iter(held.values())) if report.audit else None
+            await after(target, "update", [(key, old, stored(info, entity, written))])
+    return entity
+
+
+async def _write_one(
+    target: Target, statement: Any, checked: Mapping[str, Any], conflict: list[str]
+) -> Any:
+    """Run a single-row upsert; its stored row, or `DuplicateError` for another tenant's."""
     entity = None
     if target.backend.upsert_returning:
         returning = statement.returning(target.model).execution_options(populate_existing=True)
@@ -54,12 +87,26 @@ async def upsert(
         await execute_write(target, statement)
     if entity is None:
         # no RETURNING, or a conflict left alone (DO NOTHING returns nothing): a plain read
-        where = [info.fields[k].attribute == checked[k] for k in conflict]
-        reread = select(target.model).where(*where).execution_options(populate_existing=True)
-        entity = await fetch_first(target, reread)
-    if entity is None:  # pragma: no cover - the row was just written in this transaction
-        raise InvalidQueryError("the upserted row could not be read back")
+        where = [target.info.fields[k].attribute == checked[k] for k in conflict]
+        reread = select(target.model).where(*scope_criteria(target.widened("all")), *where)
+        entity = await fetch_first(target, reread.execution_options(populate_existing=True))
+    if entity is None:
+        raise _elsewhere(target, conflict)
     return entity
+
+
+def _reporting(target: Target) -> Wanted:
+    """What an upsert must report: it may create rows and update others."""
+    create, update = wanted(target, "create"), wanted(target, "update")
+    return Wanted(False, create.after or update.after, create.audit)
+
+
+def _elsewhere(target: Target, conflict: list[str]) -> DuplicateError:
+    """The conflicting row belongs to another tenant: it behaves like a key taken."""
+    return DuplicateError(
+        f"a {target.model.__name__} with the same {', '.join(conflict)} already exists",
+        {"fields": conflict},
+    )
 
 
 async def upsert_many(
@@ -77,27 +124,89 @@ async def upsert_many(
     for checked in collapsed.values():
         groups.setdefault(tuple(checked), []).append(checked)
     conflict, chosen = _plan(target, conflict_fields, update_fields, list(groups))
+    report = _reporting(target)
+    # a tenant's upsert must see which rows it wrote: another tenant's row is a conflict
+    checked_out = report.changes or (info.tenant is not None and target.tenant is not ALL_TENANTS)
     written = 0
-    with translating():
-        async with target.session.begin_nested():
-            connection = await write_connection(target)
-            for keys, group in groups.items():
-                updates = _updates_for(info, keys, conflict, chosen)
-                statement = _statement(target, target.table, conflict, updates)
-                plan = row_plan(info, target.table, connection.dialect, keys)
-                shape = ("upsert", tuple(conflict), tuple(updates))
-                for start in range(0, len(group), UPSERT_BATCH_SIZE):
-                    batch = group[start : start + UPSERT_BATCH_SIZE]
-                    if not updates:
-                        written += await _insert_new(target, connection, statement, plan, batch)
-                        continue
-                    await write_rows(
-                        connection, target.backend, plan, statement, batch,
-                        copy=False, stored=True, shape=shape,
-                    )  # fmt: skip
-                    written += len(batch)
+    async with nested(target.session):
+        connection = await write_connection(target)
+        for keys, group in groups.items():
+            updates = _updates_for(info, keys, conflict, chosen)
+            statement = _statement(target, target.table, conflict, updates)
+            plan = row_plan(info, target.table, connection.dialect, keys)
+            shape = ("upsert", tuple(conflict), tuple(updates))
+            for start in range(0, len(group), UPSERT_BATCH_SIZE):
+                batch = group[start : start + UPSERT_BATCH_SIZE]
+                await before(target, "create", batch)
+                if checked_out:
+                    written += await _reported_batch(
+                        target, connection, statement, plan, batch, conflict, updates, report
+                    )
+                    continue
+                if not updates:
+                    written += await _insert_new(target, connection, statement, plan, batch)
+                    continue
+                await write_rows(
+                    connection, target.backend, plan, statement, batch,
+                    copy=False, stored=True, shape=shape,
+                )  # fmt: skip
+                written += len(batch)
     await reload_held(target, holds_values(conflict, list(collapsed)))
     return written
+
+
+async def _reported_batch(
+    target: Target,
+    connection: Any,
+    statement: Any,
+    plan: RowPlan,
+    batch: list[dict[str, Any]],
+    conflict: list[str],
+    updates: list[str],
+    report: Wanted,
+) -> int:
+    """Upsert a batch returning what it wrote: created and updated rows told apart.
+
+    The rows already there are read and locked first (the audit trail's old values; and
+    the rows left alone by `DO NOTHING`); a row neither returned nor found is another
+    tenant's, a `DuplicateError`.
+    """
+    info = target.info
+    table = target.table
+    columns = [info.fields[k].column for k in conflict]
+    held: dict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = {}
+    keys = [tuple(row[k] for k in conflict) for row in batch]
+    for chunk in chunks(target, keys, per_item=len(conflict)):
+        condition = [_keys_in(target, columns, chunk)]
+        found = await locked_rows(target, condition, columns=True, lock=bool(updates))
+        for key, values in found.items():
+            held[tuple(values[k] for k in conflict)] = (key, values)
+    names = {field.column.key: key for key, field in info.fields.items()}
+    with translating():
+        result = await connection.execute(statement.returning(*table.c), plan.checked(batch))
+    created, updated, returned = [], [], set()
+    written = [*updates, *managed_values(info, updates)]
+    for row in result.mappings():
+        values = {names[c]: v for c, v in row.items() if c in names}
+        conflict_key = tuple(values[k] for k in conflict)
+        returned.add(conflict_key)
+        if conflict_key in held:
+            key, old = held[conflict_key]
+            new = {k: values[k] for k in written if k in values}
+            updated.append((key, old if report.audit else None, new))
+        else:
+            created.append((pk_of_values(info, values), None, values))
+    if any(k not in returned and k not in held for k in keys):
+        raise _elsewhere(target, conflict)
+    await after(target, "create", created)
+    await after(target, "update", updated)
+    return len(returned)
+
+
+def _keys_in(target: Target, columns: list[Any], keys: Sequence[tuple[Any, ...]]) -> Any:
+    if len(columns) == 1:
+        return target.backend.value_in(columns[0], [k[0] for k in keys])
+    return tuple_(*columns).in_(keys)
 
 
 async def _insert_new(
@@ -109,10 +218,12 @@ async def _insert_new(
     batched executemany); without RETURNING the driver's row count is taken.
     """
     if not target.backend.upsert_returning:
-        result = await connection.execute(statement, plan.checked(rows))
+        with translating():
+            result = await connection.execute(statement, plan.checked(rows))
         return int(result.rowcount)
     key = [f.column for f in target.info.primary_key]
-    result = await connection.execute(statement.returning(*key), plan.checked(rows))
+    with translating():
+        result = await connection.execute(statement.returning(*key), plan.checked(rows))
     return len(result.all())
 
 
@@ -148,9 +259,13 @@ def _collapsed(
     collapsed: dict[tuple[Any, ...], dict[str, Any]] = {}
     stores: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
     info = target.info
+    tenant_key = info.tenant.key if info.tenant is not None else None
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise InvalidQueryError("upsert_many rows must be dicts of field values")
+        if tenant_key is not None:
+            stamped = tenant_value(target.tenant, info.model, row.get(tenant_key))
+            row = {**row, tenant_key: stamped}
         keys = tuple(row)
         plan = stores.get(keys)
         if plan is None:
@@ -225,6 +340,10 @@ def _statement(target: Target, into: Any, conflict: list[str], updates: list[str
     if not updates:
         # nothing to change: leave the existing row alone, neither rewritten nor locked
         return backend.on_conflict_nothing(insert, conflict_columns)
+    # never change or move another tenant's row
+    where = None
+    if info.tenant is not None:
+        where = criterion(info.tenant.column, required(target.tenant, info.model))
 
     def assignments(proposed: Any) -> dict[Any, Any]:
         values: dict[Any, Any] = {fields[k].column: proposed[fields[k].column.key] for k in updates}
@@ -233,7 +352,7 @@ def _statement(target: Target, into: Any, conflict: list[str], updates: list[str
             values[field.column] = _managed_assignment(field, value, proposed)
         return values
 
-    return backend.on_conflict_update(insert, conflict_columns, assignments)
+    return backend.on_conflict_update(insert, conflict_columns, assignments, where=where)
 
 
 def _managed_assignment(field: FieldInfo, value: Any, proposed: Any) -> Any:

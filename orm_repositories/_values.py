@@ -13,16 +13,27 @@ from sqlalchemy import inspect
 
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import ModelInfo, quantized
+from orm_core.tenancy import tenant_value
+from orm_repositories._target import Target
 
 
 def check_values(
-    info: ModelInfo, values: Mapping[str, Any], *, allow_pk: bool = True
+    target: Target, values: Mapping[str, Any], *, allow_pk: bool = True, inserting: bool = False
 ) -> dict[str, Any]:
     """Check field names and values of a write; relationships pass through unchanged.
 
+    A tenant model's `tenant_id` is the unit of work's tenant: filled in for an insert,
+    and never another one.
+
     Raises:
-        InvalidQueryError: an unknown field, a bad value, or a primary key when not allowed.
+        InvalidQueryError: an unknown field, a bad value, a primary key when not allowed,
+            or another tenant's id.
+        TenantRequiredError: a tenant model without a tenant.
     """
+    info = target.info
+    if info.tenant is not None and (inserting or info.tenant.key in values):
+        key = info.tenant.key
+        values = {**values, key: tenant_value(target.tenant, info.model, values.get(key))}
     checked: dict[str, Any] = {}
     for key, value in values.items():
         if key in info.relationships:
@@ -43,15 +54,21 @@ def reject_version(info: ModelInfo, values: Mapping[str, Any]) -> None:
         )
 
 
-def check_entity(info: ModelInfo, entity: Any) -> None:
-    """Check an entity given to `add`: its class, and decimals rounded as `create` rounds them.
+def check_entity(target: Target, entity: Any, *, inserting: bool = False) -> None:
+    """Check an entity given to `add`: its class, its tenant, decimals rounded as `create` does.
 
     Raises:
-        InvalidQueryError: the entity is not an instance of the model.
+        InvalidQueryError: the entity is not an instance of the model, or of another tenant.
     """
+    info = target.info
     if not isinstance(entity, info.model):
         raise InvalidQueryError(f"expected a {info.model.__name__}, got {type(entity).__name__}")
     loaded = inspect(entity).dict
+    if inserting and info.tenant is not None:
+        key = info.tenant.key
+        stamped = tenant_value(target.tenant, info.model, loaded.get(key))
+        if loaded.get(key) != stamped:
+            setattr(entity, key, stamped)
     for field in info.fields.values():
         value = loaded.get(field.key)
         if field.scale is not None and value is not None:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orm_core.audit import AuditLog
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import ModelInfo, model_info
 from orm_core.generic import bound_to_model, is_model
@@ -190,6 +191,10 @@ class AsyncRepository(Generic[ModelT]):
             raise not_found(self.target, {"id": pk_of(self.info, entity)})
         return cast("ModelT", found)
 
+    async def history(self, id: Any) -> builtins.list[AuditLog]:
+        """Return the audit trail of the row with this id (`AuditMixin` models), newest first."""
+        return await _reads.history(self.target, id)
+
     async def random(self, *where: Any, load: Load = None, **lookups: Any) -> ModelT | None:
         """Return one uniformly drawn matching row, or None."""
         rows = await self.sample(1, *where, load=load, **lookups)
@@ -239,7 +244,7 @@ class AsyncRepository(Generic[ModelT]):
 
     async def update(self, id: Any, /, **values: Any) -> ModelT:
         """Set fields (and collections) on the row with this id; `NotFoundError` if none."""
-        checked = check_values(self.info, values, allow_pk=False)
+        checked = check_values(self.target, values, allow_pk=False)
         if not checked or any(k in self.info.relationships for k in checked):
             return await self.update_fields(await self.get_one(id), **checked)
         entity = await _update.update_one(self.target, pk_value(self.info, id), checked)
@@ -249,8 +254,8 @@ class AsyncRepository(Generic[ModelT]):
 
     async def update_fields(self, entity: ModelT, /, **values: Any) -> ModelT:
         """Set fields on an entity's row, under its version (`ConcurrentModificationError`)."""
-        check_entity(self.info, entity)
-        checked = check_values(self.info, values, allow_pk=False)
+        check_entity(self.target, entity)
+        checked = check_values(self.target, values, allow_pk=False)
         if entity not in self.session:
             entity = await self.get_one(pk_of(self.info, entity))
         return cast("ModelT", await _update.update_entity(self.target, entity, checked))
@@ -268,7 +273,7 @@ class AsyncRepository(Generic[ModelT]):
         """
         if not isinstance(values, Mapping) or not values:
             raise InvalidQueryError("update_where needs a non-empty mapping of values")
-        checked = check_values(self.info, values, allow_pk=False)
+        checked = check_values(self.target, values, allow_pk=False)
         required_conditions(where, lookups, "update_where")
         found = conditions(self.target, where, lookups)
         return await _update.update_where(self.target, found, checked)
@@ -278,8 +283,9 @@ class AsyncRepository(Generic[ModelT]):
 
         The database applies the children's `ON DELETE` actions.
         """
-        condition = pk_equals(self.info, pk_value(self.info, id))
-        return await _delete.delete_where(self.target.widened("all"), [condition]) > 0
+        ident = pk_value(self.info, id)
+        target = self.target.widened("all")
+        return await _delete.delete_where(target, [pk_equals(self.info, ident)], keys=[ident]) > 0
 
     async def bulk_delete(self, ids: Iterable[Any]) -> int:
         """Delete the rows with these ids; return how many went."""

@@ -86,7 +86,26 @@ async def database(
 
 
 async def _truncate(db: Database) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    if tables:
-        async with db.engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    """Empty the tables a test filled and restart the sequences it used.
+
+    Deleting the few rows a test leaves is far cheaper than truncating every table,
+    which syncs a new file per table and index to disk.
+    """
+    tables = Base.metadata.sorted_tables
+    probe = " UNION ALL ".join(
+        f'SELECT {index} WHERE EXISTS (SELECT 1 FROM "{table.name}")'
+        for index, table in enumerate(tables)
+    )
+    async with db.engine.begin() as conn:
+        filled = {row[0] for row in await conn.execute(text(probe))}
+        for index, table in reversed(list(enumerate(tables))):
+            if index in filled:
+                await conn.execute(text(f'DELETE FROM "{table.name}"'))
+        # last_value is NULL until a sequence is used (or after setval(..., false))
+        await conn.execute(
+            text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false)"
+                " FROM pg_sequences WHERE last_value IS NOT NULL"
+                " AND schemaname = current_schema()"
+            )
+        )

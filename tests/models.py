@@ -8,10 +8,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, func
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from orm_core import Base, SoftDeleteMixin, TimestampMixin, VersionMixin, search_vector
+from orm_core import (
+    AuditMixin,
+    Base,
+    SoftDeleteMixin,
+    TenantMixin,
+    TimestampMixin,
+    VersionMixin,
+    search_vector,
+)
 
 
 class Color(enum.Enum):
@@ -246,3 +254,57 @@ class SearchMemo(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str | None]
+
+
+# -- tenants and audit -------------------------------------------------------------------
+
+tenant_item_labels = Table(
+    "tenant_item_labels",
+    Base.metadata,
+    Column("item_id", ForeignKey("tenant_items.id", ondelete="CASCADE"), primary_key=True),
+    Column("label_id", ForeignKey("tenant_labels.id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+)
+
+
+class TenantLabel(TenantMixin, Base):
+    __tablename__ = "tenant_labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+
+
+class TenantItem(TenantMixin, SoftDeleteMixin, VersionMixin, TimestampMixin, Base):
+    """A tenant's row: unique per tenant, with children and labels."""
+
+    __tablename__ = "tenant_items"
+    __table_args__ = (UniqueConstraint("tenant_id", "sku"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(80))
+    qty: Mapped[int] = mapped_column(default=0)
+    meta: Mapped[dict[str, Any] | None]
+    labels: Mapped[list[TenantLabel]] = relationship(secondary=tenant_item_labels)
+    parts: Mapped[list[TenantPart]] = relationship(back_populates="item")
+
+
+class TenantPart(TenantMixin, Base):
+    __tablename__ = "tenant_parts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("tenant_items.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    item: Mapped[TenantItem] = relationship(back_populates="parts")
+
+
+class Ledger(AuditMixin, SoftDeleteMixin, VersionMixin, TimestampMixin, Base):
+    """An audited model: every write leaves audit rows."""
+
+    __tablename__ = "ledgers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(40), unique=True)
+    balance: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    hits: Mapped[int] = mapped_column(default=0)
+    secret: Mapped[str | None] = mapped_column(String(80), info={"redact": True})

@@ -26,6 +26,7 @@ from tests.models import (
     BlogUser,
     Document,
     Job,
+    Ledger,
     Listing,
     Membership,
     Note,
@@ -34,6 +35,9 @@ from tests.models import (
     SearchArticle,
     SearchMemo,
     Sheet,
+    TenantItem,
+    TenantLabel,
+    TenantPart,
     Ticket,
 )
 
@@ -61,6 +65,10 @@ class ShopUoW(UnitOfWork):
     comments: AsyncRepository[BlogComment]
     sheets: AsyncRepository[Sheet]
     listings: AsyncRepository[Listing]
+    items: AsyncRepository[TenantItem]
+    labels: AsyncRepository[TenantLabel]
+    parts: AsyncRepository[TenantPart]
+    ledgers: AsyncRepository[Ledger]
     search_articles: AsyncRepository[SearchArticle]
     search_memos: AsyncRepository[SearchMemo]
 

@@ -17,7 +17,8 @@ from typing import Any, Literal, TypeVar
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import JSON, MetaData, pool
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -33,6 +34,18 @@ ResultT = TypeVar("ResultT")
 
 URL_ATTRIBUTE = "orm_url"
 METADATA_ATTRIBUTE = "orm_target_metadata"
+SCHEMA_ATTRIBUTE = "orm_schema"
+
+
+def in_schema(connection: Connection, schema: str | None) -> Connection:
+    """`connection` running every statement in `schema` (a tenant's), version table included.
+
+    Tables declared without a schema, Alembic's `alembic_version` among them, are
+    created and read in `schema`, so each tenant schema carries its own revision.
+    """
+    if schema is None:
+        return connection
+    return connection.execution_options(schema_translate_map={None: schema})
 
 
 def target_settings(config: Config) -> tuple[str, MetaData | None]:
@@ -61,10 +74,20 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     """Render framework column types as plain SQLAlchemy types in migration files.
 
     `UTCDateTime` becomes `sa.DateTime(timezone=True)`: the stored type is the
-    same, and a migration file stays importable without this framework.
+    same, and a migration file stays importable without this framework. A `dict`
+    column (JSON, JSONB on PostgreSQL) is written out whole: Alembic's own rendering
+    of the variant names `Text` without importing it.
     """
-    if type_ == "type" and isinstance(obj, UTCDateTime):
+    if type_ != "type":
+        return False
+    if isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    variant = getattr(obj, "_variant_mapping", {}).get("postgresql")
+    if isinstance(obj, JSON) and isinstance(variant, JSONB):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        plain = "none_as_null=True" if obj.none_as_null else ""
+        binary = "none_as_null=True" if variant.none_as_null else ""
+        return f"sa.JSON({plain}).with_variant(postgresql.JSONB({binary}), 'postgresql')"
     return False
 
 
@@ -103,9 +126,15 @@ def run_migrations() -> None:
             context.run_migrations()
         return
 
+    schema = config.attributes.get(SCHEMA_ATTRIBUTE)
+
     def run_on(connection: Connection) -> None:
-        context.configure(connection=connection, **options)
+        context.configure(
+            connection=in_schema(connection, schema), version_table_schema=schema, **options
+        )
         with context.begin_transaction():
+            if schema is not None and connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             context.run_migrations()
 
     async def run_on_own_engine() -> None:

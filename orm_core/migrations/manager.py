@@ -22,10 +22,18 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from orm_core.errors import InvalidQueryError
 from orm_core.migrations.diffs import describe
-from orm_core.migrations.environment import METADATA_ATTRIBUTE, URL_ATTRIBUTE, run_coroutine
+from orm_core.migrations.environment import (
+    METADATA_ATTRIBUTE,
+    SCHEMA_ATTRIBUTE,
+    URL_ATTRIBUTE,
+    in_schema,
+    run_coroutine,
+)
 from orm_core.migrations.errors import MigrationError, translating
 from orm_core.migrations.settings import load_metadata, metadata_of
+from orm_core.tenancy import check_schema
 
 Models = str | MetaData | type[DeclarativeBase]
 TEMPLATE_FILES = ("env.py", "script.py.mako")
@@ -60,6 +68,10 @@ class MigrationManager:
     app that must not block its loop calls `await asyncio.to_thread(manager.upgrade)`.
     Failures raise `MigrationError`, or `DatabaseUnavailableError` when the
     database cannot be reached.
+
+    With `schema` (PostgreSQL, schema per tenant), every command runs in that schema:
+    it is created when missing, tables declared without a schema live there, and it
+    keeps its own `alembic_version`, so each tenant is upgraded on its own.
     """
 
     def __init__(
@@ -67,12 +79,18 @@ class MigrationManager:
         url: str | URL | None,
         models: Models | None = None,
         directory: str | Path = "migrations",
+        *,
+        schema: str | None = None,
     ) -> None:
         try:
             self._url = make_url(url) if url is not None else None
         except sa_exc.ArgumentError as exc:
             raise MigrationError(f"bad database URL {str(url)!r}: {exc}") from exc
         self.directory = Path(directory)
+        self.schema = _tenant_schema(schema)
+        postgres = self._url is None or self._url.get_backend_name() == "postgresql"
+        if self.schema is not None and not postgres:
+            raise MigrationError("a schema per tenant needs PostgreSQL")
         self._models = models
         self._metadata: MetaData | None = None
 
@@ -252,6 +270,7 @@ class MigrationManager:
         if self._url is not None:
             config.attributes[URL_ATTRIBUTE] = self._url.render_as_string(hide_password=False)
         config.attributes[METADATA_ATTRIBUTE] = metadata
+        config.attributes[SCHEMA_ATTRIBUTE] = self.schema
         return config
 
     def _scripts(self) -> ScriptDirectory:
@@ -263,7 +282,9 @@ class MigrationManager:
             try:
                 async with engine.connect() as conn:
                     return await conn.run_sync(
-                        lambda c: MigrationContext.configure(c).get_current_heads()
+                        lambda c: MigrationContext.configure(
+                            in_schema(c, self.schema), opts={"version_table_schema": self.schema}
+                        ).get_current_heads()
                     )
             finally:
                 await engine.dispose()
@@ -273,3 +294,10 @@ class MigrationManager:
 
     def _errors(self) -> AbstractContextManager[None]:
         return translating(self._url)
+
+
+def _tenant_schema(schema: str | None) -> str | None:
+    try:
+        return check_schema(schema)
+    except InvalidQueryError as exc:
+        raise MigrationError(str(exc.message)) from exc

@@ -32,6 +32,13 @@ ModelsOption = Annotated[
         show_default=False,
     ),
 ]
+SchemasOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--schema",
+        help="A tenant schema to run in (PostgreSQL, schema per tenant); repeat for several.",
+    ),
+]
 DirectoryOption = Annotated[
     Path | None,
     typer.Option(
@@ -65,7 +72,12 @@ def reporting() -> Iterator[None]:
 
 
 def manager(
-    url: str | None, models: str | None, directory: Path | None, *, needs_models: bool = False
+    url: str | None,
+    models: str | None,
+    directory: Path | None,
+    *,
+    needs_models: bool = False,
+    schema: str | None = None,
 ) -> MigrationManager:
     """Build a `MigrationManager` from options, environment and pyproject settings.
 
@@ -73,7 +85,9 @@ def manager(
         MigrationError: no URL, or no models when `needs_models` is set.
     """
     reference = resolve_models(models) if needs_models else _optional_models(models)
-    return MigrationManager(resolve_url(url), reference, resolve_directory(directory))
+    return MigrationManager(
+        resolve_url(url), reference, resolve_directory(directory), schema=schema
+    )
 
 
 def _optional_models(models: str | None) -> str | None:

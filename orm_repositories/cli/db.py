@@ -15,6 +15,7 @@ from orm_core.migrations.settings import resolve_directory, resolve_url
 from orm_repositories.cli.common import (
     DirectoryOption,
     ModelsOption,
+    SchemasOption,
     UrlOption,
     manager,
     reporting,
@@ -63,12 +64,15 @@ def upgrade(
     url: UrlOption = None,
     models: ModelsOption = None,
     directory: DirectoryOption = None,
+    schemas: SchemasOption = None,
 ) -> None:
-    """Upgrade the database to a revision (default: head)."""
+    """Upgrade the database (or each `--schema`, in turn) to a revision (default: head)."""
     with reporting():
-        migrations = manager(url, models, directory)
-        migrations.upgrade(revision)
-        typer.echo(f"database at {migrations.current() or 'base'}")
+        for schema in _each(schemas):
+            migrations = manager(url, models, directory, schema=schema)
+            migrations.upgrade(revision)
+            where = f"schema {schema}" if schema else "database"
+            typer.echo(f"{where} at {migrations.current() or 'base'}")
 
 
 @db_app.command()
@@ -77,24 +81,33 @@ def downgrade(
     url: UrlOption = None,
     models: ModelsOption = None,
     directory: DirectoryOption = None,
+    schemas: SchemasOption = None,
 ) -> None:
-    """Downgrade the database to a revision (`base` undoes every migration)."""
+    """Downgrade the database (or each `--schema`) to a revision (`base` undoes every one)."""
     with reporting():
-        migrations = manager(url, models, directory)
-        migrations.downgrade(revision)
-        typer.echo(f"database at {migrations.current() or 'base'}")
+        for schema in _each(schemas):
+            migrations = manager(url, models, directory, schema=schema)
+            migrations.downgrade(revision)
+            where = f"schema {schema}" if schema else "database"
+            typer.echo(f"{where} at {migrations.current() or 'base'}")
 
 
 @db_app.command()
 def current(
-    url: UrlOption = None, models: ModelsOption = None, directory: DirectoryOption = None
+    url: UrlOption = None,
+    models: ModelsOption = None,
+    directory: DirectoryOption = None,
+    schemas: SchemasOption = None,
 ) -> None:
-    """Print the database's revision (nothing at base)."""
+    """Print the database's revision (nothing at base); with `--schema`, each schema's."""
     del models  # accepted like on every command; the revision does not depend on it
     with reporting():
-        revision = manager(url, None, directory).current()
-        if revision:
-            typer.echo(revision)
+        for schema in _each(schemas):
+            revision = manager(url, None, directory, schema=schema).current()
+            if schemas:
+                typer.echo(f"{schema}: {revision or 'base'}")
+            elif revision:
+                typer.echo(revision)
 
 
 @db_app.command()
@@ -149,3 +162,8 @@ async def _health(url: str) -> dict[str, object]:
 
 
 db_app.command("seed")(seed_command)
+
+
+def _each(schemas: list[str] | None) -> list[str | None]:
+    """The schemas a command runs in: each one given, else the database's default."""
+    return list(schemas) if schemas else [None]

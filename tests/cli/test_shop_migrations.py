@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from examples.shop.bootstrap import MIGRATIONS, create_tables
 from examples.shop.models import ShopBase
 from orm_core import Database
@@ -22,3 +24,43 @@ async def test_shop_start_up_on_postgres_runs_the_committed_migrations(postgres_
     assert row is not None and row["version_num"] == manager.heads()[0]
     assert [t["tablename"] for t in tables] == ["accounts", "alembic_version", "orders", "products"]
     assert manager.differences() == []
+
+
+def test_each_tenant_schema_is_upgraded_on_its_own_and_keeps_its_revision(
+    postgres_db: str, cli
+) -> None:
+    directory = str(MIGRATIONS)
+    head = MigrationManager(postgres_db, None, MIGRATIONS).heads()[0]
+    result = cli("db", "upgrade", "--url", postgres_db, "-d", directory,
+                 "--schema", "acme", "--schema", "globex")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [f"schema acme at {head}", f"schema globex at {head}"]
+    current = cli("db", "current", "--url", postgres_db, "-d", directory, "--schema", "acme")
+    assert current.output.strip() == f"acme: {head}"
+    assert MigrationManager(postgres_db, None, MIGRATIONS).current() is None  # public untouched
+
+    async def tables() -> list[tuple[str, str]]:
+        database = Database(postgres_db)
+        try:
+            rows = await database.fetch_all(
+                "SELECT schemaname, tablename FROM pg_tables"
+                " WHERE schemaname IN ('public', 'acme', 'globex') ORDER BY 1, 2"
+            )
+        finally:
+            await database.dispose()
+        return [(r["schemaname"], r["tablename"]) for r in rows]
+
+    names = ["accounts", "alembic_version", "orders", "products"]
+    assert asyncio.run(tables()) == [("acme", n) for n in names] + [("globex", n) for n in names]
+    down = cli("db", "downgrade", "base", "--url", postgres_db, "-d", directory,
+               "--schema", "globex")  # fmt: skip
+    assert down.exit_code == 0, down.output
+    assert asyncio.run(tables()) == [("acme", n) for n in names] + [("globex", "alembic_version")]
+    refused = cli("db", "upgrade", "--url", postgres_db, "-d", directory, "--schema", "Bad-Name")
+    assert refused.exit_code != 0 and "schema must be" in refused.output
+
+
+def test_a_tenant_schema_on_sqlite_is_refused(cli, tmp_path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    result = cli("db", "upgrade", "--url", url, "-d", str(MIGRATIONS), "--schema", "acme")
+    assert result.exit_code != 0 and "needs PostgreSQL" in result.output
