@@ -69,7 +69,9 @@ async def nested(session: AsyncSession) -> AsyncIterator[None]:
         yield
     except BaseException:
         del events[mark:]
-        if transaction.is_active:
+        # a failed flush leaves the savepoint inactive but still to be rolled back
+        sync = transaction.sync_transaction
+        if sync is not None and sync._rollback_can_be_called():
             with translating():
                 await transaction.rollback()
         raise
