@@ -4,7 +4,10 @@
 - events: the same model with `before_create` and `after_create` handlers registered (the
   insert returns the new keys so `after_create` can report them);
 - audited: an `AuditMixin` model (the new keys come back and one `orm_audit_log` row per
-  entity is inserted in the same transaction).
+  entity is inserted in the same transaction);
+- audited, hand-written: the same two tables written with the driver directly (keys from
+  the sequence, audit JSON from `json.dumps`, COPY / executemany): the floor an audited
+  insert can reach.
 
 Each variant runs in its own unit of work, as users call it, on PostgreSQL (database
 `orm_bench_events`) and SQLite; the tables are emptied between runs, outside the timing.
@@ -13,9 +16,11 @@ Printed as ratios of the plain call in the same run. Run: `python -m benchmarks 
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -106,6 +111,63 @@ async def _timed(db: Database, model: type, rows: list[dict[str, Any]]) -> float
     return statistics.median(samples)
 
 
+async def _hand_written(db: Database, rows: list[dict[str, Any]]) -> float:
+    """Entries and their audit rows written by hand, the way a careful developer would."""
+    samples = []
+    columns = ["id", "account", "amount", "memo"]
+    audit_columns = ["model", "pk", "action", "changes", "actor", "tenant", "at"]
+    for _ in range(REPEAT):
+        await _empty(db)
+        started = time.perf_counter()
+        async with db.engine.begin() as conn:
+            now = datetime.now(UTC)
+            if db.dialect == "postgresql":
+                ids = await conn.scalar(
+                    text(
+                        "SELECT array_agg(nextval('bench_event_audited_entries_id_seq')) "
+                        "FROM generate_series(1, :n)"
+                    ),
+                    {"n": len(rows)},
+                )
+            else:
+                start = await conn.scalar(
+                    text("SELECT coalesce(max(id), 0) FROM bench_event_audited_entries")
+                )
+                ids = range(start + 1, start + 1 + len(rows))
+            entries = [
+                (i, r["account"], r["amount"], r["memo"]) for i, r in zip(ids, rows, strict=True)
+            ]
+            audit = [
+                ("bench_event_audited_entries", str(e[0]), "create",
+                 json.dumps({"id": {"new": e[0]}, "account": {"new": e[1]},
+                             "amount": {"new": str(e[2])}, "memo": {"new": e[3]}}),
+                 None, None, now)
+                for e in entries
+            ]  # fmt: skip
+            if db.dialect == "postgresql":
+                raw: Any = (await conn.get_raw_connection()).driver_connection
+                await raw.copy_records_to_table(
+                    "bench_event_audited_entries", records=entries, columns=columns
+                )
+                await raw.copy_records_to_table(
+                    "orm_audit_log", records=audit, columns=audit_columns
+                )
+            else:
+                stamp = now.replace(tzinfo=None).isoformat(" ")
+                await conn.exec_driver_sql(
+                    "INSERT INTO bench_event_audited_entries (id, account, amount, memo) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(i, a, float(m), memo) for i, a, m, memo in entries],
+                )
+                await conn.exec_driver_sql(
+                    "INSERT INTO orm_audit_log (model, pk, action, changes, actor, tenant, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(*a[:-1], stamp) for a in audit],
+                )
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
 async def _run(label: str, db: Database) -> list[Row]:
     rows = _rows()
     await _prepare(db)
@@ -126,11 +188,14 @@ async def _run(label: str, db: Database) -> list[Row]:
     async with db.engine.connect() as conn:
         trail = await conn.scalar(text("SELECT count(*) FROM orm_audit_log"))
     assert trail == ROWS
+    by_hand = await _hand_written(db, rows)
     case = f"{label}: bulk_create {ROWS:,}"
     return [
         Row(case, "plain", plain, plain),
         Row(case, "events registered", events, plain, "before/after_create handlers"),
         Row(case, "audited model", audited, plain, "target: within 2x of plain"),
+        Row(case, "audited, hand-written", by_hand, plain, "COPY/executemany of both tables"),
+        Row(case, "audited model vs hand-written", audited, by_hand, "ratio to hand-written"),
     ]
 
 

@@ -19,8 +19,10 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     ARRAY,
+    Column,
     ColumnElement,
     Insert,
+    Integer,
     Select,
     Table,
     any_,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    text,
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -215,6 +218,23 @@ class Backend:
         """The planner's estimate of the rows `statement` yields; None when there is none."""
         return None
 
+    async def allocate_keys(
+        self, connection: AsyncConnection, column: Column[Any], count: int
+    ) -> list[Any] | None:
+        """`count` fresh values of an auto-incrementing key, taken before an insert.
+
+        None when the backend cannot hand them out (the insert then reports its keys).
+        """
+        return None
+
+    def counts_keys_back(self, column: Column[Any]) -> bool:
+        """Whether `inserted_keys` can tell the keys an insert gave `column`."""
+        return False
+
+    async def inserted_keys(self, connection: AsyncConnection, count: int) -> list[Any]:
+        """The keys the last `count` rows inserted on `connection` got."""
+        raise NotImplementedError(self.name)
+
     # -- full-text search -----------------------------------------------------------------
 
     # whether a declared search vector gets a GIN index
@@ -296,6 +316,28 @@ class PostgresqlBackend(Backend):
         except Exception as error:
             raise _adapted(raw.dbapi_connection, self.dialect, table, error) from error
 
+    async def allocate_keys(
+        self, connection: AsyncConnection, column: Column[Any], count: int
+    ) -> list[Any] | None:
+        if not _sequence_key(column):
+            return None
+        table = column.table
+        name = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+        sequence = await connection.scalar(
+            text("SELECT pg_get_serial_sequence(:table, :column)"),
+            {"table": name, "column": column.name},
+        )
+        if sequence is None:
+            return None
+        keys = await connection.scalar(
+            text(
+                "SELECT array_agg(nextval(CAST(:sequence AS regclass))) "
+                "FROM generate_series(1, :count)"
+            ),
+            {"sequence": sequence, "count": count},
+        )
+        return list(keys)
+
     async def estimate_rows(self, session: AsyncSession, statement: Select[Any]) -> int | None:
         with translating():
             plan: Any = (await session.execute(_Explain(statement))).scalar_one()
@@ -357,6 +399,17 @@ class SqliteBackend(Backend):
         def _on_begin(conn: Connection) -> None:
             read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    def counts_keys_back(self, column: Column[Any]) -> bool:
+        # a single INTEGER PRIMARY KEY is the rowid
+        single = len(column.table.primary_key.columns) == 1
+        return single and str(column.type.compile(dialect=self.dialect)).upper() == "INTEGER"
+
+    async def inserted_keys(self, connection: AsyncConnection, count: int) -> list[Any]:
+        # the write transaction (BEGIN IMMEDIATE) holds the only write lock: the rows
+        # just inserted got consecutive rowids ending at last_insert_rowid()
+        last = int(await connection.scalar(text("SELECT last_insert_rowid()")))
+        return list(range(last - count + 1, last + 1))
 
     def transaction_options(
         self, *, isolation_level: str | None, read_only: bool
@@ -455,6 +508,19 @@ def backend_of(dialect: Dialect) -> Backend:
 def backend_of_session(session: AsyncSession) -> Backend:
     """Return the backend the session is bound to."""
     return backend_of(session.get_bind().dialect)
+
+
+def _sequence_key(column: Column[Any]) -> bool:
+    """Whether `column` is an integer key a sequence fills in and an insert may set."""
+    identity = column.identity
+    return (
+        column.primary_key
+        and len(column.table.primary_key.columns) == 1
+        and column.autoincrement in (True, "auto")
+        and isinstance(column.type, Integer)
+        and column.default is None
+        and (identity is None or not identity.always)
+    )
 
 
 class _Explain(Executable, ClauseElement):

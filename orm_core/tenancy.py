@@ -45,9 +45,24 @@ def check_tenant(tenant: Any) -> Any:
     """
     if tenant is None or tenant is ALL_TENANTS:
         return tenant
-    if not isinstance(tenant, str) or not tenant or "\x00" in tenant:
-        raise InvalidQueryError("tenant must be a non-empty string or ALL_TENANTS")
+    if not isinstance(tenant, str) or not 0 < len(tenant) <= 64 or "\x00" in tenant:
+        raise InvalidQueryError(
+            "tenant must be a string of 1 to 64 characters without NUL, or ALL_TENANTS"
+        )
     return tenant
+
+
+def check_actor(actor: Any) -> str | None:
+    """Check the `actor=` given to a unit of work (it is written into audit rows).
+
+    Raises:
+        InvalidQueryError: an actor that is not a string of at most 255 characters.
+    """
+    if actor is None:
+        return None
+    if not isinstance(actor, str) or len(actor) > 255 or "\x00" in actor:
+        raise InvalidQueryError("actor must be a string of at most 255 characters without NUL")
+    return actor
 
 
 def required(tenant: Any, model: type) -> Any:

@@ -19,7 +19,7 @@ from orm_core.errors import OrmError, TransactionError
 from orm_core.events import fire_after_commit
 from orm_core.registry import build_repository, repository_annotations
 from orm_core.session import CONTEXT_KEY, SessionContext, nested
-from orm_core.tenancy import check_schema, check_tenant
+from orm_core.tenancy import check_actor, check_schema, check_tenant
 from orm_core.translate import is_database_error, translate, translating
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class UnitOfWork:
         self.read_only = read_only
         self.isolation_level = isolation_level.upper() if isolation_level else None
         self.tenant = check_tenant(tenant)
-        self.actor = actor
+        self.actor = check_actor(actor)
         self.schema = check_schema(schema)
         self._session: AsyncSession | None = None
         self._context: SessionContext | None = None

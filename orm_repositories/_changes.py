@@ -9,23 +9,27 @@ transaction of the write.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, insert, inspect, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orm_core.audit import AuditLog, audit_rows
+from orm_core.audit import AUDIT_FIELDS, AuditLog, audit_records
 from orm_core.events import fire, listening
 from orm_core.fields import ModelInfo
 from orm_core.session import context_of, record_write
 from orm_core.translate import translating
 from orm_repositories._keys import pk_of_values
 from orm_repositories._select import scope_criteria
+from orm_repositories._send import translated
 from orm_repositories._target import Target, execute
 
 Change = tuple[Any, Mapping[str, Any] | None, Mapping[str, Any] | None]
 _AUDIT_TABLE: Table = AuditLog.__table__  # type: ignore[assignment]
+_AUDIT_INSERT = insert(_AUDIT_TABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,25 +86,53 @@ async def after(
         await fire(f"after_{kind}", model, target.session, rows)
     if audit and target.info.audited:
         context = context_of(target.session)
-        trail = audit_rows(
+        records = audit_records(
             target.info, action or kind, changes, actor=context.actor, tenant=context.tenant
         )
         record_write(target.session, _AUDIT_TABLE)
         with translating():
             connection = await target.session.connection()
-            await connection.execute(insert(_AUDIT_TABLE), trail)
+            await _send_audit(target, connection, records)
+
+
+async def _send_audit(
+    target: Target, connection: AsyncConnection, records: list[tuple[Any, ...]]
+) -> None:
+    """Insert audit rows (`changes` already JSON text): COPY on PostgreSQL, else executemany."""
+    backend = target.backend
+    schema_map = translated(connection)
+    if backend.copy:
+        schema = schema_map.get(None)
+        await backend.copy_records(connection, _AUDIT_TABLE, AUDIT_FIELDS, records, schema)
+        return
+    at = _AUDIT_TABLE.c.at.type._cached_bind_processor(connection.dialect)
+    if at is not None and records:
+        stamp = at(records[0][-1])  # one time for every row of a write
+        records = [(*record[:-1], stamp) for record in records]
+    if backend.name == "sqlite" and not schema_map:
+        columns = ", ".join(AUDIT_FIELDS)
+        sql = f"INSERT INTO {_AUDIT_TABLE.name} ({columns}) VALUES ({', '.join('?' * 7)})"
+        await connection.exec_driver_sql(sql, records)
+        return
+    rows = [dict(zip(AUDIT_FIELDS, record, strict=True)) for record in records]
+    for row in rows:
+        row["changes"] = json.loads(row["changes"])
+    await connection.execute(_AUDIT_INSERT, rows)
 
 
 def _event_rows(target: Target, kind: str, changes: Sequence[Change]) -> list[dict[str, Any]]:
     """After-event rows: creates the stored values, updates the key and new values, deletes
     the key."""
+    info = target.info
+    if kind == "delete":
+        return [key_fields(info, key) for key, _old, _new in changes]
+    single = info.primary_key[0].key if len(info.primary_key) == 1 else None
     rows = []
     for key, _old, new in changes:
-        keyed = key_fields(target.info, key)
-        if kind == "delete":
-            rows.append(keyed)
+        if single is not None and new is not None and single in new:
+            rows.append(dict(new))  # a copy: handlers may change it, the audit row may not
         else:
-            rows.append({**(new or {}), **keyed})
+            rows.append({**(new or {}), **key_fields(info, key)})
     return rows
 
 

@@ -10,22 +10,22 @@ written, even when the caller catches the error and commits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, inspect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orm_core.dialects import Backend
 from orm_core.errors import InvalidQueryError
 from orm_core.session import nested
 from orm_core.tenancy import tenant_value
 from orm_core.translate import translating
 from orm_repositories._changes import after, before, stored, wanted
+from orm_repositories._keyed import insert_reporting
 from orm_repositories._keys import pk_of, pk_of_values
 from orm_repositories._reload import ensure_loaded
-from orm_repositories._rows import RowPlan, batches, compiled, grouped, row_plan
+from orm_repositories._rows import batches, grouped, row_plan
+from orm_repositories._send import prepare_rows, send_rows
 from orm_repositories._target import Target, flush, write_connection
 from orm_repositories._values import check_entity, check_values
 
@@ -83,8 +83,7 @@ async def bulk_create(target: Target, rows: Iterable[Mapping[str, Any]], batch_s
         for batch in batches(rows, batch_size):
             await before(target, "create", batch)
             if want.changes:
-                written = await _insert_returning(target, connection, statement, batch, offset)
-                inserted += written
+                inserted += await _reported(target, connection, statement, batch, offset)
                 offset += len(batch)
                 continue
             # every row of the batch is checked before any of it is sent
@@ -102,85 +101,6 @@ async def bulk_create(target: Target, rows: Iterable[Mapping[str, Any]], batch_s
                 inserted += await send_rows(connection, target.backend, ready)
             offset += len(batch)
     return inserted
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """Rows checked and converted, ready to be sent one way: COPY, compiled, or generic."""
-
-    statement: Any
-    plan: RowPlan
-    how: str
-    payload: list[Any]
-    sql: str = ""
-
-
-def prepare_rows(
-    connection: AsyncConnection,
-    backend: Backend,
-    plan: RowPlan,
-    statement: Any,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    copy: bool,
-    stored: bool = False,
-    shape: tuple[Any, ...] = (),
-) -> Prepared:
-    """Check and convert `rows` for `statement` (or COPY when allowed and possible).
-
-    Under a schema translation (schema per tenant) SQLAlchemy renders the statement
-    itself: the precompiled fast path would name the default schema.
-    """
-    translated = _translation(connection)
-    if copy and backend.copy and plan.python_only:
-        return Prepared(statement, plan, "copy", plan.records(rows, stored=stored))
-    found = None if translated else compiled(plan, statement, connection.dialect, shape)
-    if found is None:
-        return Prepared(statement, plan, "generic", plan.checked(rows))
-    records = plan.records(rows, stored=stored)
-    return Prepared(statement, plan, "compiled", found.parameters(records), found.sql)
-
-
-async def send_rows(connection: AsyncConnection, backend: Backend, ready: Prepared) -> int:
-    """Send prepared rows; return how many."""
-    if not ready.payload:
-        return 0
-    with translating():
-        if ready.how == "copy":
-            table = ready.statement.table
-            schema = _translation(connection).get(table.schema, table.schema)
-            columns = ready.plan.columns
-            await backend.copy_records(connection, table, columns, ready.payload, schema)
-        elif ready.how == "generic":
-            await connection.execute(ready.statement, ready.payload)
-        else:
-            await connection.exec_driver_sql(ready.sql, ready.payload)
-    return len(ready.payload)
-
-
-def _translation(connection: AsyncConnection) -> dict[Any, Any]:
-    """The schema translation the connection runs under (schema per tenant), if any."""
-    sync = connection.sync_connection
-    options = sync.get_execution_options() if sync is not None else {}
-    return dict(options.get("schema_translate_map") or {})
-
-
-async def write_rows(
-    connection: AsyncConnection,
-    backend: Backend,
-    plan: RowPlan,
-    statement: Any,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    copy: bool,
-    stored: bool = False,
-    shape: tuple[Any, ...] = (),
-) -> int:
-    """Check, convert and send `rows`; return the count."""
-    ready = prepare_rows(
-        connection, backend, plan, statement, rows, copy=copy, stored=stored, shape=shape
-    )
-    return await send_rows(connection, backend, ready)
 
 
 async def clone(
@@ -202,6 +122,21 @@ async def clone(
         skipped.add(info.version.key)
     values = {k: state.dict[k] for k in info.fields if k not in skipped and k in state.dict}
     return await create(target, {**values, **overrides})
+
+
+async def _reported(
+    target: Target, connection: AsyncConnection, statement: Any, batch: list[Any], offset: int
+) -> int:
+    """Insert a batch whose rows are reported (events, audit); return how many."""
+
+    def locate(exc: InvalidQueryError, group: list[Mapping[str, Any]]) -> InvalidQueryError:
+        return _in_call(exc, batch, group, offset)
+
+    changes = await insert_reporting(target, connection, statement, batch, locate)
+    if changes is None:
+        return await _insert_returning(target, connection, statement, batch, offset)
+    await after(target, "create", changes)
+    return len(changes)
 
 
 async def _insert_returning(

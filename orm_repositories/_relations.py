@@ -126,7 +126,7 @@ def _key_filter(
         return None  # related rows have a scope to meet: the join is needed
     if len(info.primary_key) != 1 or link.target_column is None:
         return None
-    (key, value), = lookups.items()
+    ((key, value),) = lookups.items()
     name = info.primary_key[0].key
     if key in (name, f"{name}__eq"):
         checked = pk_value(info, value)

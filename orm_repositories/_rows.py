@@ -41,6 +41,8 @@ class RowPlan:
     process: tuple[Converter | None, ...]
     defaults: tuple[tuple[Default, Converter | None], ...]
     python_only: bool
+    default_fields: tuple[str, ...] = ()
+    nulls: tuple[str, ...] = ()
 
     def records(
         self, rows: Sequence[Mapping[str, Any]], *, stored: bool = False
@@ -79,6 +81,30 @@ class RowPlan:
         plan = list(zip(self.keys, self.column_keys, self.store, strict=False))
         try:
             return [{column: store(row[key]) for key, column, store in plan} for row in rows]
+        except InvalidQueryError as exc:
+            raise self._located(exc, rows) from exc.__cause__
+
+    def completed(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The rows as they will be stored, keyed by field: checked values, the Python-side
+        defaults of omitted fields, and None for omitted fields nothing fills in.
+
+        Raises:
+            InvalidQueryError: a value its field refuses, naming the row's index.
+        """
+        made = list(zip(self.default_fields, (d for d, _process in self.defaults), strict=True))
+        fixed = {key: default.produce() for key, default in made if default.per_statement}
+        fixed.update(dict.fromkeys(self.nulls))
+        varying = [(key, default) for key, default in made if not default.per_statement]
+        plan = list(zip(self.keys, self.store, strict=True))
+        try:
+            return [
+                {
+                    **{key: store(row[key]) for key, store in plan},
+                    **fixed,
+                    **{key: default.produce() for key, default in varying},
+                }
+                for row in rows
+            ]
         except InvalidQueryError as exc:
             raise self._located(exc, rows) from exc.__cause__
 
@@ -130,6 +156,7 @@ def _build_plan(info: ModelInfo, dialect: Dialect, keys: tuple[str, ...]) -> Row
         key=lambda f: not f.default.per_statement,  # type: ignore[union-attr]
     )
     defaults = [(f.default, f.column.type._cached_bind_processor(dialect)) for f in filled]
+    nulls = [f.key for f in omitted if f.null_when_omitted]
     defaulted = [f.column.name for f in filled]
     defaulted_keys = [f.column.key for f in filled]
     return RowPlan(
@@ -141,6 +168,8 @@ def _build_plan(info: ModelInfo, dialect: Dialect, keys: tuple[str, ...]) -> Row
         process=tuple(process),
         defaults=tuple((d, p) for d, p in defaults if d is not None),
         python_only=python_only,
+        default_fields=tuple(f.key for f in filled),
+        nulls=tuple(nulls),
     )
 
 

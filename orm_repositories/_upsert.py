@@ -21,12 +21,12 @@ from orm_core.session import nested
 from orm_core.tenancy import ALL_TENANTS, criterion, required, tenant_value
 from orm_core.translate import translating
 from orm_repositories._changes import Wanted, after, before, locked_rows, stored, wanted
-from orm_repositories._insert import write_rows
 from orm_repositories._keys import chunks, pk_of, pk_of_values
 from orm_repositories._managed import managed_values
 from orm_repositories._reload import holds_values, reload_held
 from orm_repositories._rows import RowPlan, row_plan
 from orm_repositories._select import scope_criteria
+from orm_repositories._send import write_rows
 from orm_repositories._target import (
     Target,
     execute_write,

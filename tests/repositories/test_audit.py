@@ -182,3 +182,28 @@ async def test_redacted_values_stay_out_of_logged_events_and_error_text(database
         async with ShopUoW(database) as uow:
             await uow.ledgers.create(owner="acme", secret=hidden)
     assert hidden not in "".join(traceback.format_exception(caught.value))
+
+
+async def test_bulk_created_rows_are_reported_with_the_keys_the_database_gave_them(database):
+    reported = []
+
+    @on("after_create", Ledger)
+    def keep(event):
+        reported.extend(event.rows)
+
+    try:
+        async with ShopUoW(database) as uow:
+            await uow.ledgers.bulk_create([{"owner": f"a{n}"} for n in range(3)])
+            await uow.ledgers.delete_where(owner="a2")  # the highest key is free again
+            await uow.ledgers.bulk_create([{"owner": f"b{n}"} for n in range(4)], batch_size=3)
+            # a key given for some rows only: the rows report what RETURNING says
+            await uow.ledgers.bulk_create([{"id": 100, "owner": "given"}, {"owner": "free"}])
+            stored = {ledger.owner: ledger.id for ledger in await uow.ledgers.list()}
+    finally:
+        off(keep)
+    assert len(stored) == 8 and stored["given"] == 100
+    assert {row["owner"]: row["id"] for row in reported if row["owner"] != "a2"} == stored
+    created = [r for r in await trail(database) if r.action == "create"]
+    by_owner = {r.changes["owner"]["new"]: r for r in created}
+    assert {owner: int(r.pk) for owner, r in by_owner.items() if owner != "a2"} == stored
+    assert all(r.changes["id"]["new"] == int(r.pk) for r in created)

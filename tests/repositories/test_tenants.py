@@ -263,3 +263,13 @@ async def test_schema_per_tenant_runs_every_statement_in_the_tenants_schema(data
         assert rows == [{"n": 4}]
     finally:
         await database.execute('DROP SCHEMA "acme" CASCADE')
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"tenant": ""}, {"tenant": "x" * 65}, {"tenant": "a\x00b"}, {"tenant": 7},
+     {"actor": "x" * 256}, {"actor": "a\x00"}, {"actor": 3}],
+)  # fmt: skip
+def test_a_bad_tenant_or_actor_is_refused_when_the_unit_is_made(database, options):
+    with pytest.raises(InvalidQueryError):
+        ShopUoW(database, **options)
