@@ -9,13 +9,15 @@ value (the managed `updated_at` included) bound per call.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import String, bindparam
 
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import FieldInfo, check_value, is_sql
+from orm_core.tenancy import ALL_TENANTS, required
 from orm_repositories._keys import matches_nothing, pk_value
 from orm_repositories._managed import managed_values
 from orm_repositories._target import Target
@@ -23,6 +25,12 @@ from orm_repositories._update import SYNCED, run_update_one, update_statement
 
 _NUMERIC_TYPES: tuple[type, ...] = (int, float, Decimal)
 _STATEMENTS: dict[tuple[Any, ...], tuple[Any, tuple[str, ...]]] = {}
+_TENANT_PARAM = "orm_tenant"
+
+
+def _one_tenant(target: Target) -> bool:
+    """Whether the target's statements are scoped to one tenant (a tenant model and unit)."""
+    return target.info.tenant is not None and target.tenant not in (None, ALL_TENANTS)
 
 
 async def add_to(
@@ -46,6 +54,8 @@ async def add_to(
     if matches_nothing(ident):
         return None
     statement, bound_managed = _statement(target, field, sign, bound is not None, touch)
+    if _one_tenant(target):
+        params[_TENANT_PARAM] = required(target.tenant, target.model)
     managed = managed_values(target.info, {field.key}, touch=touch)
     params.update({f"set_{k}": managed[k] for k in bound_managed})
     pk = target.info.primary_key
@@ -78,10 +88,24 @@ def _statement(
     target: Target, field: FieldInfo, sign: int, bounded: bool, touch: bool
 ) -> tuple[Any, tuple[str, ...]]:
     """Build (once per shape) the UPDATE, with a bound parameter for every value."""
-    key = (target.model, target.scope, field.key, sign, bounded, touch, target.backend.name)
+    # one tenant's statement holds the tenant as a parameter, so every tenant shares it
+    one_tenant = _one_tenant(target)
+    tenancy = "one" if one_tenant else target.tenant is ALL_TENANTS
+    key = (
+        target.model,
+        target.scope,
+        field.key,
+        sign,
+        bounded,
+        touch,
+        target.backend.name,
+        tenancy,
+    )
     cached = _STATEMENTS.get(key)
     if cached is not None:
         return cached
+    if one_tenant:
+        target = replace(target, tenant=bindparam(_TENANT_PARAM, type_=String()))
     column = field.attribute
     amount = bindparam("amount", type_=field.column.type)
     new_value = column + amount if sign > 0 else column - amount

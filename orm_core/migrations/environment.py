@@ -135,6 +135,9 @@ def run_migrations() -> None:
         with context.begin_transaction():
             if schema is not None and connection.dialect.name == "postgresql":
                 connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                # Alembic writes the table of ALTER TABLE as text, out of the translate
+                # map's reach: the search path sends it to the tenant's schema
+                connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
             context.run_migrations()
 
     async def run_on_own_engine() -> None:

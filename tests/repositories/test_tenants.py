@@ -273,3 +273,13 @@ async def test_schema_per_tenant_runs_every_statement_in_the_tenants_schema(data
 def test_a_bad_tenant_or_actor_is_refused_when_the_unit_is_made(database, options):
     with pytest.raises(InvalidQueryError):
         ShopUoW(database, **options)
+
+
+async def test_counters_work_for_each_tenant_in_turn(database):
+    for tenant in ("t1", "t2", "t3"):
+        async with ShopUoW(database, tenant=tenant) as uow:
+            item = await uow.items.create(sku="c", name="n")
+            assert (await uow.items.increment(item.id, "qty")).qty == 1
+            assert (await uow.items.decrement(item.id, "qty", min_value=0)).qty == 0
+    async with ShopUoW(database, tenant=ALL_TENANTS) as uow:
+        assert await uow.items.increment(1, "qty") is not None  # and across tenants
