@@ -19,7 +19,7 @@ from typing import Annotated
 import httpx
 from dependency_injector import providers
 from fastapi import Depends, FastAPI, HTTPException
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from benchmarks.common import POSTGRES_URL, Row, print_table
@@ -27,6 +27,7 @@ from examples.shop.application import create_app
 from examples.shop.bootstrap import create_tables, seed_demo_data
 from examples.shop.models import Order, Product
 from examples.shop.schemas import CheckoutIn, OrderOut, ProductOut
+from examples.shop.tenancy import DEFAULT_TENANT
 from orm_core import Database, utcnow
 
 CONCURRENCY = int(os.environ.get("BENCH_HTTP_CONCURRENCY", "16"))
@@ -51,9 +52,11 @@ def handwritten_app(url: str, schema: str) -> tuple[FastAPI, Callable[[], Awaita
     Db = Annotated[AsyncSession, Depends(get_db)]
     app = FastAPI()
 
+    # the shop's rows belong to its one tenant: the same conditions the unit of work adds
     @app.get("/products/{product_id}", response_model=ProductOut)
     async def get_product(product_id: int, db: Db) -> ProductOut:
-        product = await db.get(Product, product_id)
+        stmt = select(Product).where(Product.id == product_id, Product.tenant_id == DEFAULT_TENANT)
+        product = (await db.execute(stmt)).scalar_one_or_none()
         if product is None:
             raise HTTPException(404, "Product not found")
         return ProductOut.model_validate(product)
@@ -62,7 +65,11 @@ def handwritten_app(url: str, schema: str) -> tuple[FastAPI, Callable[[], Awaita
     async def checkout(body: CheckoutIn, db: Db) -> OrderOut:
         stmt = (
             update(Product)
-            .where(Product.id == body.product_id, Product.stock - body.quantity >= 0)
+            .where(
+                Product.id == body.product_id,
+                Product.tenant_id == DEFAULT_TENANT,
+                Product.stock - body.quantity >= 0,
+            )
             .values(stock=Product.stock - body.quantity, updated_at=utcnow())
             .returning(Product.id, Product.price)
         )
@@ -71,6 +78,7 @@ def handwritten_app(url: str, schema: str) -> tuple[FastAPI, Callable[[], Awaita
             await db.rollback()
             raise HTTPException(409, "out of stock")
         order = Order(
+            tenant_id=DEFAULT_TENANT,
             product_id=row.id,
             quantity=body.quantity,
             total=row.price * body.quantity,

@@ -38,7 +38,9 @@ async def main() -> None:
         print("bulk-inserted:", await uow.products.bulk_create(rows))
     async with ShopUnitOfWork(db) as uow:
         print("in stock:", len(await uow.products.in_stock()))
-        page = await uow.products.paginate(sku__startswith="B-", page=2, page_size=5, order_by="price")
+        page = await uow.products.paginate(
+            sku__startswith="B-", page=2, page_size=5, order_by="price"
+        )
         print("page 2:", [p.sku for p in page.items], "of", page.total_pages, "pages")
         widget = await uow.products.update(1, price=Decimal("12.50"))
         print("updated:", widget.sku, widget.price, widget.updated_at.isoformat())

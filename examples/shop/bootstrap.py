@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from examples.shop.models import ShopBase
+from examples.shop.tenancy import DEFAULT_TENANT
 from examples.shop.unit_of_work import ShopUnitOfWork
 from orm_core import Database
 from orm_core.migrations import MigrationManager
@@ -56,7 +57,11 @@ DEMO_ACCOUNTS = [
 
 
 async def prepare_database(database: Database, *, seed: bool = True) -> None:
-    """Create the tables that are missing, then seed demo data into an empty shop."""
+    """Create the tables that are missing, then seed demo data into an empty shop.
+
+    The demo data goes to `DEFAULT_TENANT` only, in either mode: with the `X-Tenant`
+    header, `X-Tenant: shop` sees it and every other tenant starts empty.
+    """
     await create_tables(database)
     if seed:
         await seed_demo_data(database)
@@ -75,11 +80,11 @@ async def create_tables(database: Database) -> None:
         await database.create_all(ShopBase.metadata)
 
 
-async def seed_demo_data(database: Database) -> None:
-    """Insert the demo catalogue and accounts unless the shop already has products."""
-    async with ShopUnitOfWork(database) as uow:
+async def seed_demo_data(database: Database, tenant: str = DEFAULT_TENANT) -> None:
+    """Insert the demo catalogue and accounts unless the tenant already has products."""
+    async with ShopUnitOfWork(database, tenant=tenant) as uow:
         if await uow.products.exists():
             return
-        await uow.products.upsert_many(DEMO_PRODUCTS, conflict_fields=["sku"])
+        await uow.products.upsert_many(DEMO_PRODUCTS, conflict_fields=["tenant_id", "sku"])
         for account in DEMO_ACCOUNTS:
             await uow.accounts.get_or_create(defaults=account, owner=account["owner"])

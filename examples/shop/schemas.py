@@ -17,9 +17,10 @@ Sku = Annotated[str, Field(min_length=1, max_length=50)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Category = Annotated[str | None, Field(max_length=50)]
 
-ProductOut = schema_for(Product, name="ProductOut")
-AccountOut = schema_for(Account, name="AccountOut")
-OrderOut = schema_for(Order, name="OrderOut")
+# the tenant is the request's own (or the shop's one): answers do not repeat it
+ProductOut = schema_for(Product, name="ProductOut", exclude=["tenant_id"])
+AccountOut = schema_for(Account, name="AccountOut", exclude=["tenant_id"])
+OrderOut = schema_for(Order, name="OrderOut", exclude=["tenant_id"])
 
 
 class ProductIn(BaseModel):

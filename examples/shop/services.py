@@ -19,9 +19,12 @@ class ProductService:
         self._uow = uow_factory
 
     async def sync(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Insert new products and update known ones (matched on SKU) in one statement per batch."""
+        """Insert new products and update known ones (matched on SKU) in one statement per batch.
+
+        SKUs are unique per tenant: the unit's tenant fills in `tenant_id` of the key.
+        """
         async with self._uow() as uow:
-            return await uow.products.upsert_many(list(rows), conflict_fields=["sku"])
+            return await uow.products.upsert_many(list(rows), conflict_fields=["tenant_id", "sku"])
 
     async def record_view(self, product_id: int) -> Product:
         """Add one to a product's view counter atomically (no lost updates under load)."""

@@ -6,8 +6,11 @@ import asyncio
 
 from examples.shop.bootstrap import MIGRATIONS, create_tables
 from examples.shop.models import ShopBase
+from examples.shop.tenancy import DEFAULT_TENANT
 from orm_core import Database
 from orm_core.migrations import MigrationManager
+
+TENANTS_REVISION = "fdd7d19d8fa7"  # tenant_id in the shop tables
 
 
 async def test_shop_start_up_on_postgres_runs_the_committed_migrations(postgres_db: str) -> None:
@@ -23,6 +26,54 @@ async def test_shop_start_up_on_postgres_runs_the_committed_migrations(postgres_
     manager = MigrationManager(postgres_db, ShopBase, MIGRATIONS)
     assert row is not None and row["version_num"] == manager.heads()[0]
     assert [t["tablename"] for t in tables] == ["accounts", "alembic_version", "orders", "products"]
+    assert manager.differences() == []
+
+
+async def test_rows_from_before_tenants_land_in_the_default_tenant(postgres_db: str) -> None:
+    manager = MigrationManager(postgres_db, ShopBase, MIGRATIONS)
+    [tenants] = [r for r in manager.history() if r.revision == TENANTS_REVISION]
+    manager.upgrade(tenants.down_revision[0])
+    database = Database(postgres_db)
+    try:
+        await database.execute(
+            "INSERT INTO products (sku, name, price, stock, view_count, created_at, updated_at)"
+            " VALUES ('TEA-001', 'Tea', 1, 1, 0, now(), now())"
+        )
+        await database.execute(
+            "INSERT INTO accounts (owner, balance, version, created_at, updated_at)"
+            " VALUES ('alice', 1, 1, now(), now())"
+        )
+        await database.execute(
+            "INSERT INTO orders (product_id, quantity, total, created_at, updated_at)"
+            " VALUES (1, 1, 1, now(), now())"
+        )
+        manager.upgrade(TENANTS_REVISION)
+        stored = await database.fetch_all(
+            "SELECT 'products' AS t, tenant_id FROM products UNION ALL"
+            " SELECT 'accounts', tenant_id FROM accounts UNION ALL"
+            " SELECT 'orders', tenant_id FROM orders ORDER BY 1"
+        )
+        assert [(r["t"], r["tenant_id"]) for r in stored] == [
+            ("accounts", DEFAULT_TENANT), ("orders", DEFAULT_TENANT), ("products", DEFAULT_TENANT)
+        ]  # fmt: skip
+        # the back-filling default is gone again, as the models declare none
+        without_default = await database.fetch_one(
+            "SELECT count(*) AS n FROM information_schema.columns WHERE column_name = 'tenant_id'"
+            " AND column_default IS NULL AND is_nullable = 'NO' AND table_schema = 'public'"
+        )
+        assert without_default == {"n": 3}
+        # unique per tenant now: another tenant may reuse the SKU and the owner
+        await database.execute(
+            "INSERT INTO products (tenant_id, sku, name, price, stock, view_count, created_at,"
+            " updated_at) VALUES ('acme', 'TEA-001', 'Tea', 1, 1, 0, now(), now())"
+        )
+        await database.execute(
+            "INSERT INTO accounts (tenant_id, owner, balance, version, created_at, updated_at)"
+            " VALUES ('acme', 'alice', 1, 1, now(), now())"
+        )
+    finally:
+        await database.dispose()
+    manager.upgrade()
     assert manager.differences() == []
 
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -180,10 +181,11 @@ async def shop_database(database: Database, tmp_path: Path) -> AsyncIterator[Dat
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
-def shop_app_for(shop_db: Database) -> FastAPI:
+def shop_app_for(shop_db: Database, **options: Any) -> FastAPI:
+    """The shop on `shop_db`; `options` go to `create_app` (`tenant_header=True`, `seed=True`)."""
     from examples.shop.application import create_app
 
-    app = create_app({"url": "sqlite+aiosqlite:///:memory:"}, seed=False)
+    app = create_app({"url": "sqlite+aiosqlite:///:memory:"}, **{"seed": False, **options})
     app.state.orm_container.database.override(providers.Object(shop_db))
     return app
 

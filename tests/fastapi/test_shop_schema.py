@@ -1,6 +1,7 @@
 """Property-based API test: generated requests from the shop's OpenAPI schema never get a 5xx.
 
-Runs on SQLite in a temporary directory; bounded to a few dozen cases per operation.
+Runs on SQLite in a temporary directory, in the default mode and with the `X-Tenant`
+header (whose generated values are valid tenants); bounded to a few dozen cases per operation.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from examples.shop.application import create_app
 MAX_EXAMPLES = int(os.environ.get("SHOP_SCHEMA_EXAMPLES", "25"))
 
 
-@pytest.fixture(scope="module")
-def shop_schema():
+@pytest.fixture(scope="module", params=[False, True], ids=["one-tenant", "x-tenant-header"])
+def shop_schema(request):
     directory = Path(tempfile.mkdtemp(prefix="shop-schema-"))
-    app = create_app({"url": f"sqlite+aiosqlite:///{directory / 'shop.db'}"}, seed=True)
+    url = f"sqlite+aiosqlite:///{directory / 'shop.db'}"
+    app = create_app({"url": url}, seed=True, tenant_header=request.param)
     yield schemathesis.openapi.from_asgi("/openapi.json", app)
     from schemathesis.python import asgi
 
