@@ -47,8 +47,6 @@ async def new_product(client: httpx.AsyncClient, headers: dict[str, str], **valu
 async def test_one_tenants_products_and_orders_are_invisible_to_another(
     tenant_client, shop_database
 ):
-    # the owner is "shop", the tenant the rest of the suite counts views and sales for:
-    # counters work for one tenant per process only (see the xfail test below)
     product = await new_product(tenant_client, SHOP)
     item = product["id"]
     assert (await tenant_client.post(f"/products/{item}/views", headers=SHOP)).status_code == 200
@@ -80,13 +78,6 @@ async def test_one_tenants_products_and_orders_are_invisible_to_another(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="framework bug: orm_repositories/_counters.py caches the increment/decrement "
-    "UPDATE per model without the tenant, so the first tenant's criterion is reused for "
-    "every other tenant, whose views and checkouts then find no row (404)",
-)
 async def test_every_tenant_counts_its_own_views_and_sales(tenant_client):
     for headers in (A, B):
         item = (await new_product(tenant_client, headers))["id"]
