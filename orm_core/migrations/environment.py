@@ -28,6 +28,7 @@ from orm_core.migrations.settings import (
     project_settings,
     resolve_url,
 )
+from orm_core.search import declared_vectors
 from orm_core.types import UTCDateTime
 
 ResultT = TypeVar("ResultT")
@@ -91,6 +92,35 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
+def _search_objects_filter(metadata: MetaData | None, url: str) -> Any:
+    """Leave out of comparisons what search vectors keep beside their tables.
+
+    On SQLite a declared search vector has an FTS5 table (and its shadow tables) that
+    the models do not describe, and no index on the vector column (PostgreSQL's GIN);
+    neither is a difference for autogenerate or `orm db check`.
+    """
+    fts_names: set[str] = set()
+    vector_indexes: set[str] = set()
+    for table in metadata.tables.values() if metadata is not None else ():
+        for declared in declared_vectors(table):
+            fts_names.add(declared.fts_name)
+            vector_indexes.update(
+                str(index.name)
+                for index in table.indexes
+                if any(c is declared.column for c in index.columns)
+            )
+    sqlite = url.startswith("sqlite")
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, _other: Any) -> bool:
+        if not sqlite or name is None:
+            return True
+        if type_ == "table" and reflected:
+            return not any(name == f or name.startswith(f"{f}_") for f in fts_names)
+        return not (type_ == "index" and name in vector_indexes)
+
+    return include
+
+
 def run_coroutine(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
     """Run `coroutine` to completion from synchronous code, even inside a running loop.
 
@@ -112,6 +142,7 @@ def run_migrations() -> None:
     url, metadata = target_settings(config)
     options: dict[str, Any] = {
         "target_metadata": metadata,
+        "include_object": _search_objects_filter(metadata, url),
         "compare_type": True,
         "compare_server_default": False,
         "render_item": render_item,

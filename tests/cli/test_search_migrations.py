@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from orm_core import Database
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from orm_core import Database, search_vector
+from orm_core.migrations import MigrationManager
 from tests.cli.conftest import Cli
 
 MODELS = """
@@ -70,3 +74,35 @@ def test_autogenerate_writes_the_vector_and_its_gin_index_then_sees_no_change(
     rows = asyncio.run(_search(postgres_db))
     assert [r["id"] for r in rows] == [1, 2]
     assert "USING gin (search)" in str(rows[0]["indexdef"])
+
+
+class SearchBase(DeclarativeBase):
+    """Models of their own: the shared test metadata stays out of this database."""
+
+
+class Note(SearchBase):
+    __tablename__ = "search_migration_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(100))
+    search = search_vector("title")
+
+
+def test_fts5_tables_and_the_vector_index_are_no_difference_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'notes.db'}"
+
+    async def create() -> list[str]:
+        database = Database(url)
+        try:
+            await database.create_all(SearchBase.metadata)
+            rows = await database.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")
+        finally:
+            await database.dispose()
+        return [r["name"] for r in rows]
+
+    tables = asyncio.run(create())
+    assert "search_migration_notes_search_fts" in tables  # the FTS5 table is there
+    manager = MigrationManager(url, SearchBase, tmp_path / "migrations")
+    manager.init()
+    assert manager.differences() == []
+    assert manager.revision("nothing", autogenerate=True) is None
