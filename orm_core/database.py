@@ -20,7 +20,11 @@ from orm_core.dialects import Backend, backend_class, backend_of
 from orm_core.errors import InvalidQueryError
 from orm_core.session import OrmSession
 from orm_core.tenancy import check_schema
+from orm_core.timeouts import NO_TIMEOUTS, Timeouts, check_timeouts
 from orm_core.translate import translating
+
+# engine variants kept per database (isolation, read-only, schema, timeouts); a pool is shared
+_MAX_VARIANTS = 256
 
 
 class Database:
@@ -46,9 +50,12 @@ class Database:
         pool_size: int | None = None,
         max_overflow: int | None = None,
         pool_timeout: float = 30.0,
+        statement_timeout: float | None = None,
+        lock_timeout: float | None = None,
         **engine_options: Any,
     ) -> None:
         self.url = make_url(url)
+        self.timeouts = check_timeouts(statement_timeout, lock_timeout)
         options: dict[str, Any] = {"echo": echo, **engine_options}
         if pool_size is not None:
             options["pool_size"] = pool_size
@@ -59,13 +66,14 @@ class Database:
         options.setdefault("hide_parameters", True)
         kind = backend_class(self.url.get_backend_name())
         options = kind.engine_options(options, pool_size_given=pool_size is not None)
+        options = kind.timeout_options(options, self.timeouts)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self.backend: Backend = backend_of(self.engine.dialect)
-        self.backend.install(self.engine)
+        self.backend.install(self.engine, self.timeouts)
         self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=True, sync_session_class=OrmSession
         )
-        self._engines: dict[tuple[str | None, bool, str | None], AsyncEngine] = {}
+        self._engines: dict[tuple[Any, ...], AsyncEngine] = {}
 
     @property
     def dialect(self) -> str:
@@ -83,18 +91,22 @@ class Database:
         isolation_level: str | None = None,
         read_only: bool = False,
         schema: str | None = None,
+        timeouts: Timeouts = NO_TIMEOUTS,
     ) -> AsyncEngine:
         """Return an engine sharing this pool whose transactions use the given settings.
 
-        `schema` runs every statement against that schema (tables declared without one).
+        `schema` runs every statement against that schema (tables declared without one);
+        `timeouts` override the database's for each transaction.
         """
-        if isolation_level is None and not read_only and schema is None:
+        if isolation_level is None and not read_only and schema is None and not timeouts.any:
             return self.engine
-        key = (isolation_level, read_only, schema)
+        key = (isolation_level, read_only, schema, timeouts)
         engine = self._engines.get(key)
         if engine is None:
+            if len(self._engines) >= _MAX_VARIANTS:
+                self._engines.clear()
             options = self.backend.transaction_options(
-                isolation_level=isolation_level, read_only=read_only
+                isolation_level=isolation_level, read_only=read_only, timeouts=timeouts
             )
             if schema is not None:
                 options["schema_translate_map"] = {None: schema}

@@ -44,6 +44,16 @@ from orm_core import fulltext
 from orm_core.errors import InvalidQueryError
 from orm_core.fulltext import DeclaredVector, SearchRequest, SearchSource, SearchVector
 from orm_core.json_sql import JsonSql, PostgresqlJson, SqliteJson
+from orm_core.timeouts import (
+    NO_TIMEOUTS,
+    TIMEOUTS_OPTION,
+    Timeouts,
+    install_postgres,
+    install_sqlite,
+    mysql_init_command,
+    postgres_settings,
+    sqlite_busy_timeout,
+)
 from orm_core.translate import translating
 
 Assignments = Callable[[Any], dict[Any, Any]]
@@ -98,14 +108,21 @@ class Backend:
         options.setdefault("pool_pre_ping", True)
         return options
 
-    def install(self, engine: AsyncEngine) -> None:
+    def install(self, engine: AsyncEngine, timeouts: Timeouts) -> None:
         """Install connection and transaction hooks this backend needs on `engine`."""
 
+    @classmethod
+    def timeout_options(cls, options: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        """Complete the engine options with a database's default timeouts."""
+        return options
+
     def transaction_options(
-        self, *, isolation_level: str | None, read_only: bool
+        self, *, isolation_level: str | None, read_only: bool, timeouts: Timeouts = NO_TIMEOUTS
     ) -> dict[str, Any]:
-        """Execution options giving transactions an isolation level and read-only mode."""
+        """Execution options giving transactions an isolation level, read-only mode, timeouts."""
         options: dict[str, Any] = {}
+        if timeouts.any:
+            options[TIMEOUTS_OPTION] = timeouts
         if isolation_level is not None:
             options["isolation_level"] = isolation_level
         if read_only:
@@ -267,12 +284,27 @@ class PostgresqlBackend(Backend):
         return self.dialect.driver == "asyncpg"
 
     def transaction_options(
-        self, *, isolation_level: str | None, read_only: bool
+        self, *, isolation_level: str | None, read_only: bool, timeouts: Timeouts = NO_TIMEOUTS
     ) -> dict[str, Any]:
-        options = super().transaction_options(isolation_level=isolation_level, read_only=read_only)
+        options = super().transaction_options(
+            isolation_level=isolation_level, read_only=read_only, timeouts=timeouts
+        )
         if read_only:
             options["postgresql_readonly"] = True
         return options
+
+    @classmethod
+    def timeout_options(cls, options: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        settings = postgres_settings(timeouts)
+        if settings:
+            connect_args = dict(options.pop("connect_args", {}))
+            server = dict(connect_args.get("server_settings", {}))
+            connect_args["server_settings"] = {**settings, **server}
+            options["connect_args"] = connect_args
+        return options
+
+    def install(self, engine: AsyncEngine, timeouts: Timeouts) -> None:
+        install_postgres(engine)
 
     # -- outbox relays: a session-level advisory lock per topic ----------------------------
 
@@ -376,7 +408,7 @@ class SqliteBackend(Backend):
         options["connect_args"] = connect_args
         return options
 
-    def install(self, engine: AsyncEngine) -> None:
+    def install(self, engine: AsyncEngine, timeouts: Timeouts) -> None:
         """Take transaction control away from sqlite3 so SAVEPOINT and BEGIN IMMEDIATE work.
 
         Writers start with `BEGIN IMMEDIATE`: two writers then queue on the busy
@@ -389,14 +421,16 @@ class SqliteBackend(Backend):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
             cursor.execute("PRAGMA synchronous=NORMAL")
             # LIKE is case-insensitive by default on SQLite; match PostgreSQL instead
             cursor.execute("PRAGMA case_sensitive_like=ON")
             cursor.close()
 
+        busy = install_sqlite(engine, timeouts, SQLITE_BUSY_TIMEOUT_S)
+
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Connection) -> None:
+            sqlite_busy_timeout(conn, busy)
             read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
@@ -412,10 +446,12 @@ class SqliteBackend(Backend):
         return list(range(last - count + 1, last + 1))
 
     def transaction_options(
-        self, *, isolation_level: str | None, read_only: bool
+        self, *, isolation_level: str | None, read_only: bool, timeouts: Timeouts = NO_TIMEOUTS
     ) -> dict[str, Any]:
         # SQLite transactions are serializable whatever the level asked for
-        return super().transaction_options(isolation_level=None, read_only=read_only)
+        return super().transaction_options(
+            isolation_level=None, read_only=read_only, timeouts=timeouts
+        )
 
     # -- full-text search -----------------------------------------------------------------
 
@@ -447,6 +483,13 @@ class MysqlBackend(Backend):
 
     def random(self) -> ColumnElement[Any]:
         return func.rand()
+
+    @classmethod
+    def timeout_options(cls, options: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        command = mysql_init_command(timeouts)
+        if command is not None:
+            options["connect_args"] = {**options.get("connect_args", {}), "init_command": command}
+        return options
 
     def on_conflict_update(
         self, statement: Any, conflict: list[Any], assignments: Assignments, *, where: Any = None

@@ -16,7 +16,8 @@ translated at one point (`orm_core.translate.translating`) so none reaches the c
     ├── RelationshipNotLoadedError
     ├── TenantRequiredError
     └── DatabaseError
-        └── DatabaseUnavailableError
+        ├── DatabaseUnavailableError
+        └── QueryTimeoutError
 """
 
 from __future__ import annotations
@@ -81,6 +82,10 @@ class DatabaseError(OrmError):
 
 class DatabaseUnavailableError(DatabaseError):
     """The database cannot be reached, or no pooled connection was free in time."""
+
+
+class QueryTimeoutError(DatabaseError):
+    """A statement outran the statement timeout, or waited for a lock past the lock timeout."""
 
 
 class RelationshipNotLoadedError(OrmError):

@@ -27,6 +27,7 @@ from orm_core.errors import (
     InvalidQueryError,
     LockNotAvailableError,
     OrmError,
+    QueryTimeoutError,
     TransactionConflictError,
     TransactionError,
 )
@@ -51,8 +52,12 @@ _SQLSTATE_CLASS: dict[str, type[OrmError]] = {
     "23": ConstraintError,
     "22": InvalidQueryError,
     "08": DatabaseUnavailableError,
+    "28": DatabaseUnavailableError,  # authentication failed, unknown role
+    "3D": DatabaseUnavailableError,  # unknown database
     "40": TransactionConflictError,
 }
+# statement_timeout, or a lock wait past lock_timeout (a NOWAIT failure shares 55P03)
+_TIMEOUT_STATES = frozenset({"57014", "55P03"})
 # MySQL / MariaDB server error numbers.
 _MYSQL_CODES: dict[int, type[OrmError]] = {
     1062: DuplicateError,
@@ -64,12 +69,17 @@ _MYSQL_CODES: dict[int, type[OrmError]] = {
     3819: ConstraintError,
     4025: ConstraintError,
     1213: TransactionConflictError,
-    1205: TransactionConflictError,
+    1205: QueryTimeoutError,  # innodb_lock_wait_timeout
+    3024: QueryTimeoutError,  # max_execution_time
     3572: LockNotAvailableError,
     1264: InvalidQueryError,
     1366: InvalidQueryError,
     1406: InvalidQueryError,
+    1044: DatabaseUnavailableError,
+    1045: DatabaseUnavailableError,
+    1049: DatabaseUnavailableError,
     2003: DatabaseUnavailableError,
+    2005: DatabaseUnavailableError,
     2006: DatabaseUnavailableError,
     2013: DatabaseUnavailableError,
 }
@@ -81,6 +91,7 @@ _MESSAGES: dict[type[OrmError], str] = {
     LockNotAvailableError: "the row is locked by another transaction",
     InvalidQueryError: "the database rejected a value as invalid",
     DatabaseUnavailableError: "the database is unavailable",
+    QueryTimeoutError: "the statement ran past its time limit (statement or lock timeout)",
     DatabaseError: "the database operation failed",
     ConcurrentModificationError: "the row was modified or deleted by another transaction",
     CommitUnknownError: "the connection was lost during COMMIT; the outcome is unknown",
@@ -191,6 +202,8 @@ def translate(exc: BaseException, *, during_commit: bool = False) -> OrmError:
 def _translate_dbapi(exc: sa_exc.DBAPIError) -> OrmError:
     inner = driver_error(exc) or exc
     state = sqlstate_of(exc)
+    if state in _TIMEOUT_STATES and "timeout" in str(inner).lower():
+        return QueryTimeoutError(_MESSAGES[QueryTimeoutError], {"sqlstate": state})
     if state is not None:
         cls = _SQLSTATE_EXACT.get(state) or _SQLSTATE_CLASS.get(state[:2])
         if cls is not None:
@@ -245,6 +258,8 @@ def _translate_sqlite(exc: sa_exc.DBAPIError, inner: BaseException) -> OrmError:
     details: dict[str, Any] = {"sqlite_error": name} if name else {}
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in text:
         return TransactionConflictError(_MESSAGES[TransactionConflictError], details)
+    if name == "SQLITE_INTERRUPT" or text == "interrupted":
+        return QueryTimeoutError(_MESSAGES[QueryTimeoutError], details)
     if name.startswith("SQLITE_CANTOPEN") or "unable to open database" in text:
         return DatabaseUnavailableError(f"{_MESSAGES[DatabaseUnavailableError]}: {text}")
     if isinstance(exc, sa_exc.IntegrityError) or name.startswith("SQLITE_CONSTRAINT"):

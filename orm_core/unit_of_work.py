@@ -20,6 +20,7 @@ from orm_core.events import fire_after_commit
 from orm_core.registry import build_repository, repository_annotations
 from orm_core.session import CONTEXT_KEY, SessionContext, nested
 from orm_core.tenancy import check_actor, check_schema, check_tenant
+from orm_core.timeouts import check_timeouts
 from orm_core.translate import is_database_error, translate, translating
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class UnitOfWork:
         tenant: Any = None,
         actor: str | None = None,
         schema: str | None = None,
+        statement_timeout: float | None = None,
+        lock_timeout: float | None = None,
     ) -> None:
         if isolation_level is not None and isolation_level.upper() not in _ISOLATION_LEVELS:
             raise TransactionError(
@@ -69,6 +72,7 @@ class UnitOfWork:
         self.tenant = check_tenant(tenant)
         self.actor = check_actor(actor)
         self.schema = check_schema(schema)
+        self.timeouts = check_timeouts(statement_timeout, lock_timeout)
         self._session: AsyncSession | None = None
         self._context: SessionContext | None = None
         self._repositories: dict[object, Any] = {}
@@ -95,7 +99,10 @@ class UnitOfWork:
         if self._session is not None:
             raise TransactionError("the unit of work is already active")
         engine = self.database.engine_for(
-            isolation_level=self.isolation_level, read_only=self.read_only, schema=self.schema
+            isolation_level=self.isolation_level,
+            read_only=self.read_only,
+            schema=self.schema,
+            timeouts=self.timeouts,
         )
         session = self.database.session_factory(bind=engine)
         self._context = SessionContext(unit_of_work=self, tenant=self.tenant, actor=self.actor)

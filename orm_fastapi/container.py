@@ -2,51 +2,25 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from dependency_injector import containers, providers
 
-from orm_core import Database, UnitOfWork
+from orm_core import UnitOfWork
+from orm_core.settings import database_defaults, database_from_settings
+from orm_core.settings import settings_from_env as core_settings_from_env
 
-DATABASE_DEFAULTS: dict[str, Any] = {
-    "url": None,
-    "echo": False,
-    "pool_size": None,
-    "max_overflow": None,
-    "pool_timeout": 30.0,
-}
-
-# environment variable -> (settings key, converter)
-_ENVIRONMENT: dict[str, tuple[str, Any]] = {
-    "DATABASE_URL": ("url", str),
-    "DATABASE_ECHO": ("echo", lambda v: v.strip().lower() in {"1", "true", "yes", "on"}),
-    "DATABASE_POOL_SIZE": ("pool_size", int),
-    "DATABASE_MAX_OVERFLOW": ("max_overflow", int),
-    "DATABASE_POOL_TIMEOUT": ("pool_timeout", float),
-}
+DATABASE_DEFAULTS: dict[str, Any] = database_defaults()
 
 
-def database_from_settings(settings: Mapping[str, Any] | None) -> Database:
-    """Build a `Database` from `config.database` (url, echo, pool_size, max_overflow, pool_timeout).
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read database settings from `DATABASE_URL`, `DATABASE_POOL_SIZE` and friends.
 
     Raises:
-        ValueError: no URL was configured.
+        ValueError: a variable does not hold a value of its setting's type.
     """
-    merged = {**DATABASE_DEFAULTS, **{k: v for k, v in (settings or {}).items() if v is not None}}
-    url = merged.pop("url")
-    if not url:
-        raise ValueError(
-            "no database URL configured: set config.database.url or the DATABASE_URL variable"
-        )
-    return Database(
-        url,
-        echo=bool(merged["echo"]),
-        pool_size=merged["pool_size"],
-        max_overflow=merged["max_overflow"],
-        pool_timeout=float(merged["pool_timeout"]),
-    )
+    return core_settings_from_env(environ)
 
 
 class OrmContainer(containers.DeclarativeContainer):
@@ -59,25 +33,6 @@ class OrmContainer(containers.DeclarativeContainer):
     config = providers.Configuration(default={"database": dict(DATABASE_DEFAULTS)})
     database = providers.Singleton(database_from_settings, config.database)
     unit_of_work = providers.Factory(UnitOfWork, database=database)
-
-
-def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read database settings from `DATABASE_URL`, `DATABASE_POOL_SIZE` and friends.
-
-    Raises:
-        ValueError: a numeric variable does not hold a number.
-    """
-    environ = os.environ if environ is None else environ
-    settings: dict[str, Any] = {}
-    for variable, (key, convert) in _ENVIRONMENT.items():
-        raw = environ.get(variable)
-        if raw is None or raw == "":
-            continue
-        try:
-            settings[key] = convert(raw)
-        except ValueError as exc:
-            raise ValueError(f"{variable}={raw!r} is not valid for {key}") from exc
-    return settings
 
 
 def configure_database(container: Any, source: Any = None, /, **values: Any) -> None:

@@ -12,6 +12,7 @@ Every answer has the body `{"detail": message, "error": ErrorClassName}`.
 | TransactionConflictError       | 409 (the client may retry)       |
 | InvalidQueryError              | 422                              |
 | DatabaseUnavailableError       | 503 (with `Retry-After: 1`)      |
+| QueryTimeoutError              | 503 (with `Retry-After: 1`)      |
 | CommitUnknownError             | 500, generic message             |
 | TransactionError, DatabaseError, any other OrmError | 500, generic message |
 | any other exception            | 500, generic message             |
@@ -40,6 +41,7 @@ from orm_core import (
     LockNotAvailableError,
     NotFoundError,
     OrmError,
+    QueryTimeoutError,
     TransactionConflictError,
 )
 
@@ -57,6 +59,7 @@ ERROR_STATUS: dict[type[OrmError], int] = {
     TransactionConflictError: 409,
     InvalidQueryError: 422,
     DatabaseUnavailableError: 503,
+    QueryTimeoutError: 503,
 }
 
 

@@ -77,7 +77,8 @@ async def test_settings_come_from_a_pydantic_settings_object():
     configure_database(container, AppSettings())
     assert container.config.database() == {
         "url": "sqlite+aiosqlite:///./nested.db", "echo": False, "pool_size": None,
-        "max_overflow": None, "pool_timeout": 3.0,
+        "max_overflow": None, "pool_timeout": 3.0, "statement_timeout": None,
+        "lock_timeout": None,
     }  # fmt: skip
     configure_database(container, FlatSettings())
     assert container.config.database.url() == "sqlite+aiosqlite:///./flat.db"
@@ -185,3 +186,22 @@ async def test_setup_orm_wires_the_given_modules(database):
     finally:
         container.unwire()
         del sys.modules[module.__name__]
+
+
+async def test_timeouts_come_from_the_environment_and_reach_the_database(tmp_path):
+    environ = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'env.db'}",
+        "DATABASE_STATEMENT_TIMEOUT": "2.5",
+        "DATABASE_LOCK_TIMEOUT": "0.5",
+    }
+    settings = settings_from_env(environ)
+    assert (settings["statement_timeout"], settings["lock_timeout"]) == (2.5, 0.5)
+    container = OrmContainer()
+    configure_database(container, settings)
+    database = container.database()
+    try:
+        assert (database.timeouts.statement, database.timeouts.lock) == (2.5, 0.5)
+    finally:
+        await database.dispose()
+    with pytest.raises(ValueError, match="DATABASE_LOCK_TIMEOUT"):
+        settings_from_env({**environ, "DATABASE_LOCK_TIMEOUT": "soon"})
