@@ -42,9 +42,11 @@ async def test_raw_sql_uses_bound_parameters(database):
         {"sku": "x'; DROP TABLE products; --", "name": "n", "price": 1},
     )
     assert inserted == 1
-    rows = await database.fetch_all("SELECT sku FROM products WHERE sku = :sku", {"sku": "x'; DROP TABLE products; --"})
+    hostile = "x'; DROP TABLE products; --"
+    rows = await database.fetch_all("SELECT sku FROM products WHERE sku = :sku", {"sku": hostile})
     assert rows == [{"sku": "x'; DROP TABLE products; --"}]
-    assert await database.fetch_one("SELECT sku FROM products WHERE sku = :s", {"s": "none"}) is None
+    missing = await database.fetch_one("SELECT sku FROM products WHERE sku = :s", {"s": "none"})
+    assert missing is None
 
 
 async def test_raw_sql_rejects_non_mapping_params(database):

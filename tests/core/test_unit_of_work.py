@@ -122,13 +122,12 @@ async def test_savepoint_rolls_back_only_its_own_work(database):
 
 
 async def test_nested_savepoints_unwind_separately(database):
-    async with ShopUnitOfWork(database) as uow:
-        async with uow.savepoint():
-            await _make(uow, "A")
-            with pytest.raises(KeyError):
-                async with uow.savepoint():
-                    await _make(uow, "B")
-                    raise KeyError("x")
+    async with ShopUnitOfWork(database) as uow, uow.savepoint():
+        await _make(uow, "A")
+        with pytest.raises(KeyError):
+            async with uow.savepoint():
+                await _make(uow, "B")
+                raise KeyError("x")
     async with ShopUnitOfWork(database) as uow:
         assert [p.sku for p in await uow.products.list()] == ["A"]
 
