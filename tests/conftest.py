@@ -64,7 +64,8 @@ async def database(
     """A `Database` with every test model's table created and empty."""
     backend = request.param
     marker_skip = {"sqlite": "postgres", "postgres": "sqlite"}[backend]
-    if request.node.get_closest_marker(marker_skip) and not request.node.get_closest_marker(backend):
+    marked = request.node.get_closest_marker
+    if marked(marker_skip) and not marked(backend):
         pytest.skip(f"{marker_skip} only")
     if backend == "sqlite":
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
