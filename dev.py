@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import venv
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -43,11 +45,25 @@ def run(command: list[str], env: dict[str, str] | None = None) -> None:
 
 
 def test(args: list[str]) -> None:
-    """Lint, type-check and run the whole test suite (SQLite and PostgreSQL)."""
+    """Lint, type-check and run the whole test suite (SQLite and PostgreSQL), then run its
+    PostgreSQL half again through PgBouncer in transaction pooling mode."""
     ensure_environment()
     run([str(BIN / "ruff"), "check", *PACKAGES])
     run([str(BIN / "mypy"), "--strict", *PACKAGES])
     run([str(PYTHON), "-m", "pytest", *args])
+    if os.environ.get("ORM_REQUIRE_POSTGRES") == "1" or postgres_reachable():
+        print("PostgreSQL suite again, through PgBouncer", flush=True)
+        run([str(PYTHON), "-m", "tests.pgbouncer", str(PYTHON), "-m", "pytest", *args])
+
+
+def postgres_reachable() -> bool:
+    """Whether the test PostgreSQL server accepts TCP connections."""
+    url = urlsplit(os.environ.get("ORM_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test"))
+    try:
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 5432), 2):
+            return True
+    except OSError:
+        return False
 
 
 def example(args: list[str]) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from orm_core.connecting import connection_options
 from orm_core.dialects import Backend, backend_class, backend_of
 from orm_core.errors import InvalidQueryError
 from orm_core.session import OrmSession
@@ -52,11 +53,13 @@ class Database:
         pool_timeout: float = 30.0,
         statement_timeout: float | None = None,
         lock_timeout: float | None = None,
+        pgbouncer: bool | None = None,
         **engine_options: Any,
     ) -> None:
         self.url = make_url(url)
         self.timeouts = check_timeouts(statement_timeout, lock_timeout)
         options: dict[str, Any] = {"echo": echo, **engine_options}
+        connect_url, options, self.pgbouncer = connection_options(self.url, options, pgbouncer)
         if pool_size is not None:
             options["pool_size"] = pool_size
         if max_overflow is not None:
@@ -66,9 +69,11 @@ class Database:
         options.setdefault("hide_parameters", True)
         kind = backend_class(self.url.get_backend_name())
         options = kind.engine_options(options, pool_size_given=pool_size is not None)
-        options = kind.timeout_options(options, self.timeouts)
-        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        # PgBouncer refuses timeouts as startup parameters: each transaction sets them
+        options = kind.timeout_options(options, NO_TIMEOUTS if self.pgbouncer else self.timeouts)
+        self.engine: AsyncEngine = create_async_engine(connect_url, **options)
         self.backend: Backend = backend_of(self.engine.dialect)
+        self.backend.pgbouncer = self.pgbouncer
         self.backend.install(self.engine, self.timeouts)
         self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=True, sync_session_class=OrmSession

@@ -79,6 +79,8 @@ class Backend:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
+        # behind PgBouncer in transaction pooling mode (no server session across transactions)
+        self.pgbouncer = False
 
     @property
     def name(self) -> str:
@@ -304,7 +306,7 @@ class PostgresqlBackend(Backend):
         return options
 
     def install(self, engine: AsyncEngine, timeouts: Timeouts) -> None:
-        install_postgres(engine)
+        install_postgres(engine, timeouts if self.pgbouncer else NO_TIMEOUTS)
 
     # -- outbox relays: a session-level advisory lock per topic ----------------------------
 

@@ -7,6 +7,7 @@ One table serves the three ways of configuring a database: keyword arguments,
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,13 @@ def _flag(raw: str) -> bool:
     if value in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"{raw!r} is not a yes/no value")
+
+
+def _json_object(raw: str) -> dict[str, Any]:
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,8 @@ DATABASE_SETTINGS: tuple[Setting, ...] = (
     Setting("pool_timeout", "DATABASE_POOL_TIMEOUT", float, 30.0),
     Setting("statement_timeout", "DATABASE_STATEMENT_TIMEOUT", float),
     Setting("lock_timeout", "DATABASE_LOCK_TIMEOUT", float),
+    Setting("pgbouncer", "DATABASE_PGBOUNCER", _flag),
+    Setting("connect_args", "DATABASE_CONNECT_ARGS", _json_object),
 )
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in DATABASE_SETTINGS}
 
@@ -96,8 +106,8 @@ def database_from_settings(settings: Mapping[str, Any] | None) -> Database:
         raise InvalidQueryError(
             f"unknown database settings {unknown}", {"known": sorted(SETTINGS_BY_KEY)}
         )
-    options = {**database_defaults(), **given}
-    url = options.pop("url")
+    options = {k: v for k, v in {**database_defaults(), **given}.items() if v is not None}
+    url = options.pop("url", None)
     if not url:
         raise InvalidQueryError(
             "no database URL configured: set config.database.url or the DATABASE_URL variable"

@@ -86,13 +86,17 @@ def postgres_settings(timeouts: Timeouts) -> dict[str, str]:
     return settings
 
 
-def install_postgres(engine: AsyncEngine) -> None:
-    """Give each transaction of a unit with its own timeouts those timeouts (SET LOCAL)."""
+def install_postgres(engine: AsyncEngine, defaults: Timeouts) -> None:
+    """Give each transaction its unit's timeouts, else `defaults` (SET LOCAL).
+
+    `defaults` are the database's own when no connection setting can carry them
+    (PgBouncer), else none: the connection settings already do.
+    """
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        timeouts = conn.get_execution_options().get(TIMEOUTS_OPTION)
-        if not isinstance(timeouts, Timeouts) or not timeouts.any:
+        timeouts = _timeouts_of(conn).over(defaults)
+        if not timeouts.any:
             return
         statement = str(_ms(timeouts.statement)) if timeouts.statement is not None else None
         lock = str(_ms(timeouts.lock)) if timeouts.lock is not None else None

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 
 from orm_core import Base, Database
@@ -24,10 +25,29 @@ POSTGRES_URL = os.environ.get(
     "ORM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("ORM_REQUIRE_POSTGRES") == "1"
+# the PostgreSQL half of the suite run again through PgBouncer in transaction pooling mode
+THROUGH_PGBOUNCER = make_url(POSTGRES_URL).query.get("pgbouncer") == "true"
+_POSTGRES_FIXTURES = frozenset({"postgres_url", "postgres_db", "db_url", "database"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Through PgBouncer, keep only the tests that reach PostgreSQL and need no server session."""
+    if not THROUGH_PGBOUNCER:
+        return
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_sqlite = any(value == "sqlite" for value in params.values())
+        reaches = _POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ()))
+        session = item.get_closest_marker("server_session") or item.get_closest_marker("sqlite")
+        (kept if reaches and not on_sqlite and not session else dropped).append(item)
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
 
 
 def _plain_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    plain = make_url(url).set(drivername="postgresql", query={})
+    return plain.render_as_string(hide_password=False)
 
 
 async def _admin(sql: str) -> None:
@@ -110,3 +130,37 @@ async def _truncate(db: Database) -> None:
                 " AND schemaname = current_schema()"
             )
         )
+
+
+@contextmanager
+def side_database(
+    postgres_url: str, suffix: str, prepare: Callable[[Database], Awaitable[None]]
+) -> Iterator[str]:
+    """A second PostgreSQL database next to the run's, prepared once, dropped afterwards.
+
+    Examples whose tables share names with the test models' live there; a database of
+    their own needs no connection setting such as `search_path` (PgBouncer refuses it).
+    """
+    name = f"{make_url(postgres_url).database}_{suffix}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+
+    async def run() -> None:
+        database = Database(url)
+        try:
+            await prepare(database)
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(run())
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def empty_tables(database: Database, metadata: MetaData) -> None:
+    """Empty every table of `metadata` and restart their sequences (a few small tables)."""
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    async with database.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

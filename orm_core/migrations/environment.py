@@ -19,9 +19,10 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from sqlalchemy import JSON, MetaData, pool
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from orm_core.connecting import connection_options
 from orm_core.migrations.settings import (
     MODELS_ENV,
     load_metadata,
@@ -121,6 +122,12 @@ def _search_objects_filter(metadata: MetaData | None, url: str) -> Any:
     return include
 
 
+def own_engine(url: str | URL) -> AsyncEngine:
+    """An engine of its own for one migration command (no pool; PgBouncer-safe by URL)."""
+    connect_url, options, _ = connection_options(make_url(url), {"poolclass": pool.NullPool}, None)
+    return create_async_engine(connect_url, **options)
+
+
 def run_coroutine(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
     """Run `coroutine` to completion from synchronous code, even inside a running loop.
 
@@ -172,7 +179,7 @@ def run_migrations() -> None:
             context.run_migrations()
 
     async def run_on_own_engine() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        engine = own_engine(url)
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(run_on)

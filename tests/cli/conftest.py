@@ -15,9 +15,9 @@ import asyncpg
 import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner, Result
+
+from orm_core.migrations.environment import own_engine
 
 POSTGRES_URL = os.environ.get(
     "ORM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -31,7 +31,11 @@ Cli = Callable[..., Result]
 
 
 async def _admin(sql: str) -> None:
-    dsn = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = (
+        make_url(POSTGRES_URL)
+        .set(drivername="postgresql", query={})
+        .render_as_string(hide_password=False)
+    )
     conn = await asyncpg.connect(dsn, timeout=5)
     try:
         await conn.execute(sql)
@@ -132,7 +136,7 @@ def table_columns(url: str) -> dict[str, dict[str, dict[str, object]]]:
         }
 
     async def read() -> dict[str, dict[str, dict[str, object]]]:
-        engine = create_async_engine(url, poolclass=NullPool)
+        engine = own_engine(url)
         try:
             async with engine.connect() as conn:
                 return await conn.run_sync(reflect)

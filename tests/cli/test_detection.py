@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, UniqueConstraint, inspect
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from orm_core import NAMING_CONVENTION
 from orm_core.migrations import MigrationError, MigrationManager
+from orm_core.migrations.environment import own_engine
 
 
 def widgets(*, changed: bool) -> MetaData:
@@ -44,7 +43,7 @@ def schema(url: str) -> dict[str, object]:
         }
 
     async def run() -> dict[str, object]:
-        engine = create_async_engine(url, poolclass=NullPool)
+        engine = own_engine(url)
         try:
             async with engine.connect() as conn:
                 return await conn.run_sync(read)

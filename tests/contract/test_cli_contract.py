@@ -42,7 +42,11 @@ EXTRA_COLUMN = "    colour: Mapped[str | None] = mapped_column(String(20))\n"
 
 
 async def _admin(sql: str) -> None:
-    dsn = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = (
+        make_url(POSTGRES_URL)
+        .set(drivername="postgresql", query={})
+        .render_as_string(hide_password=False)
+    )
     conn = await asyncpg.connect(dsn, timeout=5)
     try:
         await conn.execute(sql)

@@ -88,7 +88,11 @@ class AppContainer(OrmContainer):
 
 
 def _admin_dsn() -> str:
-    return make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    return (
+        make_url(POSTGRES_URL)
+        .set(drivername="postgresql", query={})
+        .render_as_string(hide_password=False)
+    )
 
 
 async def _admin(sql: str) -> None:

@@ -61,7 +61,7 @@ async def private_url(postgres_url: str | None) -> AsyncIterator[str]:
     if postgres_url is None:
         pytest.skip("PostgreSQL unreachable")
     name = f"orm_outbox_crash_{uuid.uuid4().hex[:10]}"
-    admin = make_url(postgres_url).set(drivername="postgresql")
+    admin = make_url(postgres_url).set(drivername="postgresql", query={})
     dsn = admin.render_as_string(hide_password=False)
     conn = await asyncpg.connect(dsn, timeout=5)
     try:

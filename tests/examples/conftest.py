@@ -1,14 +1,13 @@
 """Fixtures for the RealWorld example: its own tables next to the shared test database.
 
 Conduit's tables (`users`, `articles`, ...) are its own metadata's, so they live in a
-second SQLite file, or on PostgreSQL in a private schema (the connection's search_path
-points there) brought up to date by the example's Alembic migrations.
+second SQLite file, or in a PostgreSQL database of their own brought up to date once by the
+example's Alembic migrations and emptied after each test.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,16 +15,29 @@ import pytest
 from argon2 import PasswordHasher
 from dependency_injector import providers
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from examples.realworld.application import create_app
 from examples.realworld.bootstrap import create_tables
+from examples.realworld.models import RealWorldBase
 from examples.realworld.security import Passwords
 from orm_core import Database
+from tests.conftest import empty_tables, side_database
+
+
+@pytest.fixture(scope="session")
+def realworld_postgres_url(postgres_url: str | None) -> Iterator[str | None]:
+    """Conduit's own PostgreSQL database, migrated once for the whole run."""
+    if postgres_url is None:
+        yield None
+        return
+    with side_database(postgres_url, "realworld", create_tables) as url:
+        yield url
 
 
 @pytest.fixture
-async def realworld_database(database: Database, tmp_path: Path) -> AsyncIterator[Database]:
+async def realworld_database(
+    database: Database, tmp_path: Path, realworld_postgres_url: str | None
+) -> AsyncIterator[Database]:
     """A database holding Conduit's tables, on the backend of the shared `database` fixture."""
     if database.is_sqlite:
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'realworld.db'}")
@@ -34,22 +46,14 @@ async def realworld_database(database: Database, tmp_path: Path) -> AsyncIterato
         assert db.pool_status()["checked_out"] == 0
         await db.dispose()
         return
-    schema = f"realworld_{uuid.uuid4().hex[:8]}"
-    await database.execute(f'CREATE SCHEMA "{schema}"')
-    db = Database(
-        database.url,
-        pool_size=20,
-        max_overflow=20,
-        connect_args={"server_settings": {"search_path": schema}},
-    )
+    assert realworld_postgres_url is not None
+    db = Database(realworld_postgres_url, pool_size=20, max_overflow=20)
     try:
-        await create_tables(db)
         yield db
         assert db.pool_status()["checked_out"] == 0
     finally:
+        await empty_tables(db, RealWorldBase.metadata)
         await db.dispose()
-        async with database.engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def realworld_app(db: Database) -> FastAPI:

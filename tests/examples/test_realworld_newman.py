@@ -70,7 +70,7 @@ def newman() -> Path:
 
 
 async def _admin(sql: str) -> None:
-    dsn = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(False)
+    dsn = make_url(POSTGRES_URL).set(drivername="postgresql", query={}).render_as_string(False)
     connection = await asyncpg.connect(dsn, timeout=5)
     try:
         await connection.execute(sql)

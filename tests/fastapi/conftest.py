@@ -7,8 +7,7 @@ no pooled connection was left checked out.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,11 +18,11 @@ import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import text
 
 from orm_core import Database, UnitOfWork
 from orm_fastapi import OrmContainer, crud_router, setup_orm
 from orm_repositories import AsyncRepository
+from tests.conftest import empty_tables, side_database
 from tests.models import Account, Note, Product
 from tests.support import ShopUoW
 
@@ -146,14 +145,27 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 # -- the example shop ----------------------------------------------------------------
 
 
-@pytest.fixture
-async def shop_database(database: Database, tmp_path: Path) -> AsyncIterator[Database]:
-    """A database for the shop's own tables: a second SQLite file, or a private schema.
-
-    The shop's tables share names with the test models', so on PostgreSQL they live
-    in a schema of their own (the connection's search_path points there).
-    """
+@pytest.fixture(scope="session")
+def shop_postgres_url(postgres_url: str | None) -> Iterator[str | None]:
+    """The shop's own PostgreSQL database (its tables share names with the test models'),
+    migrated once for the whole run."""
+    if postgres_url is None:
+        yield None
+        return
     from examples.shop.bootstrap import create_tables
+
+    with side_database(postgres_url, "shop", create_tables) as url:
+        yield url
+
+
+@pytest.fixture
+async def shop_database(
+    database: Database, tmp_path: Path, shop_postgres_url: str | None
+) -> AsyncIterator[Database]:
+    """A database for the shop's own tables: a second SQLite file, or the shop's PostgreSQL
+    database, emptied after each test."""
+    from examples.shop.bootstrap import create_tables
+    from examples.shop.models import ShopBase
 
     if database.is_sqlite:
         shop_db = Database(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
@@ -162,23 +174,14 @@ async def shop_database(database: Database, tmp_path: Path) -> AsyncIterator[Dat
         assert shop_db.pool_status()["checked_out"] == 0
         await shop_db.dispose()
         return
-    schema = f"shop_{uuid.uuid4().hex[:8]}"
-    await database.execute(f'CREATE SCHEMA "{schema}"')
-    shop_db = Database(
-        database.url,
-        pool_size=20,
-        max_overflow=20,
-        connect_args={"server_settings": {"search_path": schema}},
-    )
-    shop_db.schema = schema  # type: ignore[attr-defined]
+    assert shop_postgres_url is not None
+    shop_db = Database(shop_postgres_url, pool_size=20, max_overflow=20)
     try:
-        await create_tables(shop_db)
         yield shop_db
         assert shop_db.pool_status()["checked_out"] == 0
     finally:
+        await empty_tables(shop_db, ShopBase.metadata)
         await shop_db.dispose()
-        async with database.engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def shop_app_for(shop_db: Database, **options: Any) -> FastAPI:

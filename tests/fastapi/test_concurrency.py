@@ -101,7 +101,6 @@ async def test_an_exhausted_pool_answers_503_in_time_and_recovers(shop_database,
         pool_size=2,
         max_overflow=0,
         pool_timeout=1.0,
-        connect_args={"server_settings": {"search_path": shop_database.schema}},
     )
     app = shop_app_for(shop_database)
     container = app.state.orm_container
