@@ -60,18 +60,18 @@ async def restore(target: DatabaseTarget, file: Path, *, clean: bool, force: boo
             f"database {target.name} is not empty; pass --clean --yes to replace its contents "
             "with the backup"
         )
-    if target.is_sqlite:
-        _sqlite_copy(file, target.path)
-        return
-    if present and clean:
+    if present and clean and not target.is_sqlite:
         await _replace(target, file, force=force)
         return
     if not present:
         await server.create(target)
     try:
-        await _pg_restore(target, file)
+        if target.is_sqlite:  # the backup API overwrites every page: nothing else to clean
+            _sqlite_copy(file, target.path)
+        else:
+            await _pg_restore(target, file)
     except BaseException:
-        if not present:  # leave the server as it was: no half-made database behind
+        if not present:  # leave things as they were: no half-made database behind
             await server.drop(target)
         raise
 

@@ -228,9 +228,7 @@ def test_inspect_describes_tables_columns_indexes_and_rows(
     assert "room   VARCHAR(20)  NULL" in text.stdout
 
 
-def test_inspect_of_an_empty_database_lists_no_tables(
-    cli: Cli, project: Path, db_url: str
-) -> None:
+def test_inspect_of_an_empty_database_lists_no_tables(cli: Cli, project: Path, db_url: str) -> None:
     sql(db_url, "SELECT 1 AS one")  # makes the SQLite file
     report = json.loads(cli("db", "inspect", "--json", "--url", db_url).stdout)
     assert report["tables"] == [] and report["revision"] is None
