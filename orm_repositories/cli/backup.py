@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
+from orm_core.errors import OrmError
 from orm_repositories.cli import pgtools, server
 from orm_repositories.cli.target import CommandError, DatabaseTarget
 
@@ -86,7 +87,13 @@ async def _replace(target: DatabaseTarget, file: Path, *, force: bool) -> None:
     except BaseException:
         await server.drop(staging)
         raise
-    await server.rename(staging, target.name)
+    try:
+        await server.rename(staging, target.name)
+    except OrmError as exc:
+        raise CommandError(
+            f"{exc.message}; the restored data is in database {staging.name}: rename it to "
+            f"{target.name} with ALTER DATABASE … RENAME TO"
+        ) from exc
 
 
 async def _pg_restore(target: DatabaseTarget, file: Path) -> None:
