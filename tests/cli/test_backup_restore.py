@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import stat
 from datetime import UTC, date, datetime, timedelta
@@ -100,9 +101,8 @@ def migrate(project: Path, cli: Cli, url: str) -> dict[str, str]:
 
 
 def models() -> Any:
-    import backup_models  # the project directory is importable once `cli` ran there
-
-    return backup_models
+    # the project directory is importable once `cli` ran there
+    return importlib.import_module("backup_models")
 
 
 def fill(url: str) -> None:
@@ -257,7 +257,7 @@ def test_a_restore_that_fails_leaves_the_database_as_it_was(
     assert snapshot(db_url) == before
     if db_url.startswith("postgresql"):
         left = asyncio.run(admin("SELECT datname FROM pg_database WHERE datname LIKE '%restore%'"))
-        assert not [r for r in left if str(r["datname"]).startswith(make_url(db_url).database)]
+        assert not [r for r in left if str(r["datname"]).startswith(str(make_url(db_url).database))]
 
 
 @pytest.mark.postgres
