@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, delete, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orm_core import Database, UnitOfWork
@@ -28,15 +28,19 @@ async def seed(
     factory: ModelFactory[Any] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    truncate: bool = False,
 ) -> int:
     """Insert `count` fake rows of `model` in one transaction; return how many were inserted.
 
     Foreign keys point at existing rows of the referenced tables (seed parents
     first). `progress` is called with the number of rows of each finished batch.
+    `truncate` first deletes every row of the model's table, in the same transaction
+    (soft-deletable rows too); it refuses while another table's rows reference them.
 
     Raises:
         InvalidQueryError: a bad count or batch size, a column no value can be made
-            for, or a required foreign key whose table is empty.
+            for, a required foreign key whose table is empty, or (`truncate`) rows of
+            another table that reference the table.
         DatabaseUnavailableError: the database cannot be reached.
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
@@ -47,6 +51,8 @@ async def seed(
     inserted = 0
     async with UnitOfWork(database) as uow:
         repository: AsyncRepository[Any] = AsyncRepository.for_model(model)(uow.session)
+        if truncate:
+            await _empty(uow.session, factory.model)
         references = await _references(uow.session, factory)
         while inserted < count:
             size = min(batch_size, count - inserted)
@@ -56,6 +62,30 @@ async def seed(
             if progress is not None:
                 progress(done)
     return inserted
+
+
+async def _empty(session: AsyncSession, model: type[Any]) -> None:
+    """Delete every row of `model`'s table, unless another table's rows point at them.
+
+    Deleting would cascade to (or fail on) those rows, which nobody asked to lose.
+    """
+    table: Table = model.__table__
+    for child in table.metadata.tables.values():
+        if child is table or not any(fk.column.table is table for fk in child.foreign_keys):
+            continue
+        try:
+            referenced = await session.scalar(select(literal(1)).select_from(child).limit(1))
+        except Exception as exc:
+            raise translate(exc) from exc
+        if referenced is not None:
+            raise InvalidQueryError(
+                f"cannot truncate {table.name}: rows of {child.name} reference it; "
+                f"empty {child.name} first"
+            )
+    try:
+        await session.execute(delete(table))
+    except Exception as exc:
+        raise translate(exc) from exc
 
 
 async def _references(

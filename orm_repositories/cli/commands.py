@@ -7,7 +7,7 @@ import typer
 from orm_repositories.cli.db import db_app
 
 app = typer.Typer(
-    help="Migrations, schema checks and seeding for orm-kit projects.",
+    help="Migrations, schema checks, seeding and database lifecycle for orm-kit projects.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -1,4 +1,4 @@
-"""`orm db …`: migrations, drift check and health, on top of `MigrationManager`."""
+"""`orm db …`: migrations, drift check and health, on top of `MigrationManager`, and the rest."""
 
 from __future__ import annotations
 
@@ -20,9 +20,20 @@ from orm_repositories.cli.common import (
     manager,
     reporting,
 )
+from orm_repositories.cli.lifecycle import (
+    backup_command,
+    create_command,
+    drop_command,
+    inspect_command,
+    reset_command,
+    restore_command,
+)
 from orm_repositories.cli.seed import seed_command
 
-db_app = typer.Typer(help="Migrations, schema checks, health and seeding.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Migrations, schema checks, health, seeding, and whole-database lifecycle.",
+    no_args_is_help=True,
+)
 
 
 @db_app.command()
@@ -142,9 +153,11 @@ def check(
 
 
 @db_app.command()
-def health(url: UrlOption = None, models: ModelsOption = None) -> None:
+def health(
+    url: UrlOption = None, models: ModelsOption = None, directory: DirectoryOption = None
+) -> None:
     """Print the database health report as JSON; exit 1 when unhealthy."""
-    del models  # accepted like on every command
+    del models, directory  # accepted like on every command
     with reporting():
         report = asyncio.run(_health(resolve_url(url)))
     typer.echo(json.dumps(report, indent=2))
@@ -162,6 +175,12 @@ async def _health(url: str) -> dict[str, object]:
 
 
 db_app.command("seed")(seed_command)
+db_app.command("create")(create_command)
+db_app.command("drop")(drop_command)
+db_app.command("reset")(reset_command)
+db_app.command("inspect")(inspect_command)
+db_app.command("backup")(backup_command)
+db_app.command("restore")(restore_command)
 
 
 def _each(schemas: list[str] | None) -> list[str | None]:

@@ -1,4 +1,4 @@
-"""`orm db seed MODEL --count N`: fake rows through `bulk_create`, with a progress bar."""
+"""`orm db seed MODEL --count N [--truncate]`: fake rows through `bulk_create`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,13 @@ from sqlalchemy.orm import DeclarativeBase
 from orm_core import Database
 from orm_core.migrations import MigrationError
 from orm_core.migrations.settings import import_target, resolve_models, resolve_url
-from orm_repositories.cli.common import ModelsOption, UrlOption, fail, reporting
+from orm_repositories.cli.common import (
+    DirectoryOption,
+    ModelsOption,
+    UrlOption,
+    fail,
+    reporting,
+)
 from orm_repositories.repository import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
@@ -39,10 +45,16 @@ def seed_command(
         int | None,
         typer.Option("--seed", help="Seed for reproducible fake values.", show_default=False),
     ] = None,
+    truncate: Annotated[
+        bool,
+        typer.Option("--truncate", help="Delete the table's rows first (same transaction)."),
+    ] = False,
     url: UrlOption = None,
     models: ModelsOption = None,
+    directory: DirectoryOption = None,
 ) -> None:
     """Insert COUNT rows of fake data into MODEL's table (one transaction)."""
+    del directory  # accepted like on every command
     try:
         from orm_repositories.factories import ModelFactory  # Faker loads only when seeding
     except ModuleNotFoundError as exc:
@@ -52,10 +64,13 @@ def seed_command(
         database = Database(resolve_url(url))
         factory = ModelFactory.for_model(model_class)(seed=random_seed)
         started = time.perf_counter()
-        inserted = asyncio.run(_seed_with_progress(database, factory, count, batch_size))
+        inserted = asyncio.run(
+            _seed_with_progress(database, factory, count, batch_size, truncate=truncate)
+        )
         elapsed = time.perf_counter() - started
     rate = inserted / elapsed if elapsed > 0 else 0.0
-    typer.echo(f"inserted {inserted} {model} rows in {elapsed:.2f} s ({rate:,.0f} rows/s)")
+    emptied = f"emptied {model_class.__tablename__}, " if truncate else ""
+    typer.echo(f"{emptied}inserted {inserted} {model} rows in {elapsed:.2f} s ({rate:,.0f} rows/s)")
 
 
 def find_model(reference: str, name: str) -> type[Any]:
@@ -82,7 +97,12 @@ def find_model(reference: str, name: str) -> type[Any]:
 
 
 async def _seed_with_progress(
-    database: Database, factory: ModelFactory[Any], count: int, batch_size: int
+    database: Database,
+    factory: ModelFactory[Any],
+    count: int,
+    batch_size: int,
+    *,
+    truncate: bool,
 ) -> int:
     from orm_repositories.seeding import seed
 
@@ -105,7 +125,7 @@ async def _seed_with_progress(
     try:
         return await seed(
             database, factory.model, count, factory=factory, batch_size=batch_size,
-            progress=advance,
+            progress=advance, truncate=truncate,
         )  # fmt: skip
     finally:
         if progress.live.is_started:

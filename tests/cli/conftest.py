@@ -24,6 +24,7 @@ POSTGRES_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("ORM_REQUIRE_POSTGRES") == "1"
 ORM = Path(sys.executable).with_name("orm")
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_ENV = ("DATABASE_URL", "ORM_MODELS", "ORM_MIGRATIONS")
 
 RunOrm = Callable[..., subprocess.CompletedProcess[str]]
@@ -70,6 +71,47 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield from _private_postgres()
 
 
+def _absent_postgres() -> Iterator[str]:
+    name = f"orm_cli_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin("SELECT 1"))
+    except Exception as exc:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}")
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def absent_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of each backend that does not exist yet (dropped afterwards if made)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'made' / 'new.db'}"
+    else:
+        yield from _absent_postgres()
+
+
+def database_exists(url: str) -> bool:
+    """Tell whether the database of `url` exists (the SQLite file, or the PostgreSQL database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return Path(str(parsed.database)).is_file()
+
+    async def look() -> bool:
+        dsn = make_url(POSTGRES_URL).set(drivername="postgresql")
+        conn = await asyncpg.connect(dsn.render_as_string(hide_password=False), timeout=5)
+        try:
+            found = await conn.fetchval(
+                "SELECT 1 FROM pg_database WHERE datname = $1", parsed.database
+            )
+        finally:
+            await conn.close()
+        return found is not None
+
+    return asyncio.run(look())
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project directory, made the working directory, with no orm settings around."""
@@ -83,6 +125,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def run_orm(project: Path) -> RunOrm:
     """Run the installed `orm` script in the project directory."""
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
+    # the script runs this checkout's packages, wherever the venv's editable install points
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
 
     def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -95,6 +95,31 @@ def test_seeding_a_child_before_its_parent_fails_cleanly(
     assert asyncio.run(scalar(url, "SELECT count(*) FROM invoices")) == 0
 
 
+def test_seed_truncate_empties_the_table_first_and_spares_referenced_rows(
+    project: Path, cli: Cli, db_url: str
+) -> None:
+    env = migrated(project, cli, db_url)
+    assert cli("db", "seed", "Customer", "-n", "30", **env).exit_code == 0
+    again = cli("db", "seed", "Customer", "-n", "12", "--truncate", "--seed", "3", **env)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("emptied customers, inserted 12 Customer rows")
+    assert asyncio.run(scalar(db_url, "SELECT count(*) FROM customers")) == 12
+
+    assert cli("db", "seed", "Invoice", "-n", "5", **env).exit_code == 0
+    refused = cli("db", "seed", "Customer", "-n", "7", "--truncate", **env)
+    assert_one_line_failure(refused, "cannot truncate customers", "invoices", "empty invoices")
+    assert asyncio.run(scalar(db_url, "SELECT count(*) FROM customers")) == 12
+    assert asyncio.run(scalar(db_url, "SELECT count(*) FROM invoices")) == 5
+
+    children = cli("db", "seed", "Invoice", "-n", "3", "--truncate", **env)
+    assert children.exit_code == 0, children.output
+    assert asyncio.run(scalar(db_url, "SELECT count(*) FROM invoices")) == 3
+    assert cli("db", "seed", "Invoice", "-n", "0", "--truncate", **env).exit_code == 0
+    parents = cli("db", "seed", "Customer", "-n", "4", "--truncate", **env)
+    assert parents.exit_code == 0, parents.output
+    assert asyncio.run(scalar(db_url, "SELECT count(*) FROM customers")) == 4
+
+
 class ProductFactory(ModelFactory[Product]):
     fields: ClassVar[dict[str, Any]] = {
         "category": "books",
@@ -134,6 +159,23 @@ async def test_seed_rejects_bad_counts_and_unmet_foreign_keys(database: Database
         await seed(database, Order, 5)
     async with UnitOfWork(database) as uow:
         assert await AsyncRepository.for_model(Order)(uow.session).count() == 0
+
+
+class FailingProductFactory(ModelFactory[Product]):
+    fields: ClassVar[dict[str, Any]] = {"category": lambda fake: 1 / 0}
+
+
+async def test_seed_api_truncate_is_undone_with_a_seed_that_fails(database: Database) -> None:
+    assert await seed(database, Product, 20) == 20
+    assert await seed(database, Product, 7, truncate=True) == 7
+    with pytest.raises(ZeroDivisionError):
+        await seed(database, Product, 5, factory=FailingProductFactory(), truncate=True)
+    assert await seed(database, Order, 3) == 3
+    with pytest.raises(InvalidQueryError, match="cannot truncate products: rows of orders"):
+        await seed(database, Product, 5, truncate=True)
+    async with UnitOfWork(database) as uow:
+        assert await uow.repository(Product).count() == 7, "the emptying was rolled back"
+        assert await uow.repository(Order).count() == 3
 
 
 def test_factory_builds_unsaved_instances_and_unique_values() -> None:
