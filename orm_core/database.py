@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from orm_core.circuit_breaker import CircuitBreaker
 from orm_core.dialects import Backend, backend_class, backend_of
 from orm_core.errors import InvalidQueryError
+from orm_core.resilience import guard_connections
 from orm_core.session import OrmSession
 from orm_core.tenancy import check_schema
 from orm_core.translate import translating
@@ -36,6 +38,9 @@ class Database:
     SQLite connections get foreign keys, WAL and a busy timeout; write transactions
     start with `BEGIN IMMEDIATE` so two writers queue instead of failing with
     "database is locked" when a reader upgrades to a writer.
+
+    `connect_retries` and `circuit_breaker` guard the opening of new connections
+    (`orm_core.resilience`): retries with backoff, and failing fast while it is down.
     """
 
     def __init__(
@@ -43,6 +48,8 @@ class Database:
         url: str | URL,
         *,
         echo: bool = False,
+        connect_retries: int = 0,
+        circuit_breaker: CircuitBreaker | None = None,
         pool_size: int | None = None,
         max_overflow: int | None = None,
         pool_timeout: float = 30.0,
@@ -60,6 +67,9 @@ class Database:
         kind = backend_class(self.url.get_backend_name())
         options = kind.engine_options(options, pool_size_given=pool_size is not None)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        # new connections: retried with backoff, behind the breaker (orm_core.resilience)
+        self.circuit_breaker = circuit_breaker
+        guard_connections(self.engine, retries=connect_retries, breaker=circuit_breaker)
         self.backend: Backend = backend_of(self.engine.dialect)
         self.backend.install(self.engine)
         self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
