@@ -54,6 +54,29 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._trial = False
 
+    @classmethod
+    def parse(cls, text: str) -> CircuitBreaker | None:
+        """Build a breaker from a setting: `"5,30"` (threshold, seconds), `"on"`, or `"off"`.
+
+        For the environment and the command line, where options are text; `"off"`
+        (or an empty text) means no breaker.
+
+        Raises:
+            InvalidQueryError: the text is none of these.
+        """
+        value = text.strip().lower()
+        if value in {"", "off", "no", "false", "0", "none"}:
+            return None
+        if value in {"on", "yes", "true", "1"}:
+            return cls()
+        threshold, _, timeout = value.partition(",")
+        try:
+            return cls(int(threshold), float(timeout) if timeout else 30.0)
+        except ValueError as exc:
+            raise InvalidQueryError(
+                f"circuit breaker setting {text!r}: expected 'THRESHOLD,SECONDS', 'on' or 'off'"
+            ) from exc
+
     @property
     def state(self) -> State:
         """`closed`, `open`, or `half_open` (the reset timeout has passed since it opened)."""

@@ -375,3 +375,22 @@ def test_what_counts_as_a_transient_connection_failure():
     assert is_transient_connect_error(TimeoutError())
     assert not is_transient_connect_error(DatabaseUnavailableError("open"))
     assert not is_transient_connect_error(ValueError("a bug"))
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [("3,1.5", (3, 1.5)), (" 7 ", (7, 30.0)), ("on", (5, 30.0)), ("off", None), ("", None)],
+)
+def test_a_breaker_can_be_read_from_a_text_setting(setting, expected):
+    breaker = CircuitBreaker.parse(setting)
+    if expected is None:
+        assert breaker is None
+    else:
+        assert breaker is not None
+        assert (breaker.failure_threshold, breaker.reset_timeout) == expected
+
+
+@pytest.mark.parametrize("setting", ["five", "5,soon", "0,30", "5,-1"])
+def test_a_bad_breaker_setting_is_rejected(setting):
+    with pytest.raises(InvalidQueryError):
+        CircuitBreaker.parse(setting)
