@@ -1,6 +1,8 @@
 """Core of the framework: models, database, unit of work, errors, lookups, pages."""
 
 from orm_core.audit import AuditLog
+from orm_core.batches import BatchReport, process_in_batches
+from orm_core.circuit_breaker import CircuitBreaker
 from orm_core.database import Database
 from orm_core.errors import (
     CommitUnknownError,
@@ -40,6 +42,7 @@ from orm_core.schemas import schema_for
 from orm_core.search import Highlight, create_search_tables, drop_search_tables, search_vector
 from orm_core.serialization import changed_fields, diff, to_dict, to_json
 from orm_core.tenancy import ALL_TENANTS
+from orm_core.transactional import transactional
 from orm_core.types import UTCDateTime, utcnow
 from orm_core.unit_of_work import UnitOfWork
 
@@ -50,6 +53,8 @@ __all__ = [
     "AuditLog",
     "AuditMixin",
     "Base",
+    "BatchReport",
+    "CircuitBreaker",
     "CommitUnknownError",
     "ConcurrentModificationError",
     "ConstraintError",
@@ -90,11 +95,13 @@ __all__ = [
     "off",
     "on",
     "parse_lookup",
+    "process_in_batches",
     "relay_outbox",
     "retry_transaction",
     "schema_for",
     "search_vector",
     "to_dict",
     "to_json",
+    "transactional",
     "utcnow",
 ]

@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from orm_core.circuit_breaker import CircuitBreaker
 from orm_core.connecting import connection_options
 from orm_core.dialects import Backend, backend_class, backend_of
 from orm_core.errors import InvalidQueryError
+from orm_core.resilience import guard_connections
 from orm_core.session import OrmSession
 from orm_core.tenancy import check_schema
 from orm_core.timeouts import NO_TIMEOUTS, Timeouts, check_timeouts
@@ -41,6 +43,9 @@ class Database:
     SQLite connections get foreign keys, WAL and a busy timeout; write transactions
     start with `BEGIN IMMEDIATE` so two writers queue instead of failing with
     "database is locked" when a reader upgrades to a writer.
+
+    `connect_retries` and `circuit_breaker` guard the opening of new connections
+    (`orm_core.resilience`): retries with backoff, and failing fast while it is down.
     """
 
     def __init__(
@@ -48,6 +53,8 @@ class Database:
         url: str | URL,
         *,
         echo: bool = False,
+        connect_retries: int = 0,
+        circuit_breaker: CircuitBreaker | None = None,
         pool_size: int | None = None,
         max_overflow: int | None = None,
         pool_timeout: float = 30.0,
@@ -72,6 +79,9 @@ class Database:
         # PgBouncer refuses timeouts as startup parameters: each transaction sets them
         options = kind.timeout_options(options, NO_TIMEOUTS if self.pgbouncer else self.timeouts)
         self.engine: AsyncEngine = create_async_engine(connect_url, **options)
+        # new connections: retried with backoff, behind the breaker (orm_core.resilience)
+        self.circuit_breaker = circuit_breaker
+        guard_connections(self.engine, retries=connect_retries, breaker=circuit_breaker)
         self.backend: Backend = backend_of(self.engine.dialect)
         self.backend.pgbouncer = self.pgbouncer
         self.backend.install(self.engine, self.timeouts)

@@ -391,6 +391,24 @@ class PostgresqlBackend(Backend):
         return fulltext.tsvector_source(request)
 
 
+def _end_leftover_transaction(dbapi_connection: Any, _record: Any, state: Any) -> None:
+    """Roll back a transaction SQLite kept open after a failed COMMIT.
+
+    A COMMIT refused over a deferred foreign key leaves SQLite's transaction open,
+    while SQLAlchemy counts it as ended and skips the pool's reset: the next BEGIN
+    on that connection would fail ("cannot start a transaction within a transaction").
+    """
+    if not state.transaction_was_reset or not state.asyncio_safe:
+        return
+    driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    try:
+        still_open = bool(driver.in_transaction)
+    except Exception:  # closed already: nothing to end
+        return
+    if still_open:
+        dbapi_connection.rollback()
+
+
 class SqliteBackend(Backend):
     """SQLite: one writer at a time, no row locks, naive datetimes, `ON CONFLICT`."""
 
@@ -435,6 +453,8 @@ class SqliteBackend(Backend):
             sqlite_busy_timeout(conn, busy)
             read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+        event.listen(engine.sync_engine, "reset", _end_leftover_transaction)
 
     def counts_keys_back(self, column: Column[Any]) -> bool:
         # a single INTEGER PRIMARY KEY is the rowid

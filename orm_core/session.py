@@ -67,6 +67,10 @@ async def nested(session: AsyncSession) -> AsyncIterator[None]:
         transaction = await session.begin_nested()
     try:
         yield
+        # flush what the block left pending here, so a change that fails rolls back to
+        # the savepoint like any other error of the block (releasing it would flush too)
+        with translating():
+            await session.flush()
     except BaseException:
         del events[mark:]
         # a failed flush leaves the savepoint inactive but still to be rolled back

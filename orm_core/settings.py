@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from orm_core.circuit_breaker import CircuitBreaker
 from orm_core.database import Database
 from orm_core.errors import InvalidQueryError
 
@@ -52,6 +53,8 @@ DATABASE_SETTINGS: tuple[Setting, ...] = (
     Setting("statement_timeout", "DATABASE_STATEMENT_TIMEOUT", float),
     Setting("lock_timeout", "DATABASE_LOCK_TIMEOUT", float),
     Setting("pgbouncer", "DATABASE_PGBOUNCER", _flag),
+    Setting("connect_retries", "DATABASE_CONNECT_RETRIES", int),
+    Setting("circuit_breaker", "DATABASE_CIRCUIT_BREAKER", CircuitBreaker.parse),
     Setting("connect_args", "DATABASE_CONNECT_ARGS", _json_object),
 )
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in DATABASE_SETTINGS}
