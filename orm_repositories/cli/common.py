@@ -10,9 +10,11 @@ from typing import Annotated, NoReturn
 import click
 import typer
 
+from orm_core import Database, InvalidQueryError
 from orm_core.errors import OrmError
 from orm_core.migrations import MigrationManager
 from orm_core.migrations.settings import resolve_directory, resolve_models, resolve_url
+from orm_core.settings import database_from_settings, parse_setting, settings_from_env
 
 # `diff` convention: 1 means "differs" (check) or "unhealthy" (health), 2 means trouble.
 FAILURE_EXIT = 2
@@ -37,6 +39,15 @@ SchemasOption = Annotated[
     typer.Option(
         "--schema",
         help="A tenant schema to run in (PostgreSQL, schema per tenant); repeat for several.",
+    ),
+]
+DatabaseOptions = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--db-option",
+        help="A Database setting as KEY=VALUE (statement_timeout=5, pgbouncer=true, ...); "
+        "repeat for several. Else the DATABASE_* environment variables.",
+        show_default=False,
     ),
 ]
 DirectoryOption = Annotated[
@@ -95,3 +106,19 @@ def _optional_models(models: str | None) -> str | None:
         return resolve_models(models)
     except OrmError:
         return None
+
+
+def open_database(url: str | None, options: list[str] | None = None) -> Database:
+    """A `Database` for `url` with the environment's settings and `--db-option KEY=VALUE`s.
+
+    Raises:
+        InvalidQueryError: an option without `=`, an unknown setting or a bad value.
+    """
+    settings = settings_from_env()
+    for option in options or []:
+        key, sep, raw = option.partition("=")
+        if not sep:
+            raise InvalidQueryError(f"--db-option {option!r} is not KEY=VALUE")
+        settings[key.strip()] = parse_setting(key.strip(), raw)
+    settings["url"] = resolve_url(url)
+    return database_from_settings(settings)

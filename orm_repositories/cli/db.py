@@ -11,13 +11,15 @@ import typer
 
 from orm_core import Database
 from orm_core.migrations import MigrationManager
-from orm_core.migrations.settings import resolve_directory, resolve_url
+from orm_core.migrations.settings import resolve_directory
 from orm_repositories.cli.common import (
+    DatabaseOptions,
     DirectoryOption,
     ModelsOption,
     SchemasOption,
     UrlOption,
     manager,
+    open_database,
     reporting,
 )
 from orm_repositories.cli.lifecycle import (
@@ -154,20 +156,22 @@ def check(
 
 @db_app.command()
 def health(
-    url: UrlOption = None, models: ModelsOption = None, directory: DirectoryOption = None
+    url: UrlOption = None,
+    models: ModelsOption = None,
+    directory: DirectoryOption = None,
+    db_options: DatabaseOptions = None,
 ) -> None:
     """Print the database health report as JSON; exit 1 when unhealthy."""
     del models, directory  # accepted like on every command
     with reporting():
-        report = asyncio.run(_health(resolve_url(url)))
+        report = asyncio.run(_health(open_database(url, db_options)))
     typer.echo(json.dumps(report, indent=2))
     if report["status"] != "healthy":
         typer.echo("error: the database is unhealthy", err=True)
         raise typer.Exit(1)
 
 
-async def _health(url: str) -> dict[str, object]:
-    database = Database(url)
+async def _health(database: Database) -> dict[str, object]:
     try:
         return await database.health_check()
     finally:

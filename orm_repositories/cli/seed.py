@@ -21,12 +21,14 @@ from sqlalchemy.orm import DeclarativeBase
 
 from orm_core import Database
 from orm_core.migrations import MigrationError
-from orm_core.migrations.settings import import_target, resolve_models, resolve_url
+from orm_core.migrations.settings import import_target, resolve_models
 from orm_repositories.cli.common import (
+    DatabaseOptions,
     DirectoryOption,
     ModelsOption,
     UrlOption,
     fail,
+    open_database,
     reporting,
 )
 from orm_repositories.repository import DEFAULT_BATCH_SIZE
@@ -52,6 +54,7 @@ def seed_command(
     url: UrlOption = None,
     models: ModelsOption = None,
     directory: DirectoryOption = None,
+    db_options: DatabaseOptions = None,
 ) -> None:
     """Insert COUNT rows of fake data into MODEL's table (one transaction)."""
     del directory  # accepted like on every command
@@ -61,7 +64,7 @@ def seed_command(
         fail(f'orm db seed needs Faker ({exc.name} is missing): pip install "orm-kit[seed]"')
     with reporting():
         model_class = find_model(resolve_models(models), model)
-        database = Database(resolve_url(url))
+        database = open_database(url, db_options)
         factory = ModelFactory.for_model(model_class)(seed=random_seed)
         started = time.perf_counter()
         inserted = asyncio.run(

@@ -115,3 +115,16 @@ def test_a_failing_migration_is_reported_in_one_line_and_leaves_the_database_at_
     result = cli("db", "upgrade", DATABASE_URL=initialised)
     assert_one_line_failure(result, "migration failed", "no_such_table")
     assert cli("db", "current", DATABASE_URL=initialised).stdout == ""
+
+
+def test_database_settings_come_from_options_and_the_environment(
+    cli: Cli, initialised: str
+) -> None:
+    options = ("--db-option", "statement_timeout=2", "--db-option", "connect_retries=1")
+    assert cli("db", "health", "--url", initialised, *options).exit_code == 0
+    unknown = cli("db", "health", "--url", initialised, "--db-option", "colour=blue")
+    assert unknown.exit_code == 2 and "unknown database setting 'colour'" in unknown.output
+    malformed = cli("db", "health", "--url", initialised, "--db-option", "lock_timeout")
+    assert malformed.exit_code == 2 and "KEY=VALUE" in malformed.output
+    bad = cli("db", "health", "--url", initialised, DATABASE_LOCK_TIMEOUT="soon")
+    assert bad.exit_code == 2 and "DATABASE_LOCK_TIMEOUT" in bad.output
