@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import (
 
 from orm_core.dialects import Backend, backend_class, backend_of
 from orm_core.errors import InvalidQueryError
+from orm_core.monitor import QueryMonitor
+from orm_core.pool_monitor import PoolMonitor
+from orm_core.readiness import READINESS_TIMEOUT_S, readiness
 from orm_core.session import OrmSession
 from orm_core.tenancy import check_schema
 from orm_core.translate import translating
@@ -46,8 +49,11 @@ class Database:
         pool_size: int | None = None,
         max_overflow: int | None = None,
         pool_timeout: float = 30.0,
+        slow_query_ms: float | None = 500.0,
         **engine_options: Any,
     ) -> None:
+        self.monitor = QueryMonitor(slow_query_ms=slow_query_ms)
+        self.pool_monitor = PoolMonitor()
         self.url = make_url(url)
         options: dict[str, Any] = {"echo": echo, **engine_options}
         if pool_size is not None:
@@ -62,6 +68,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self.backend: Backend = backend_of(self.engine.dialect)
         self.backend.install(self.engine)
+        self.monitor.attach(self.engine)  # the engines engine_for derives share its listeners
+        self.pool_monitor.attach(self.engine)
         self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=True, sync_session_class=OrmSession
         )
@@ -160,6 +168,14 @@ class Database:
             getter = getattr(pool, method, None)
             status[key] = int(getter()) if callable(getter) else 0
         return status
+
+    def pool_metrics(self) -> dict[str, Any]:
+        """Return pool size, checked out, overflow, utilisation, saturation and checkout times."""
+        return self.pool_monitor.metrics()
+
+    async def readiness(self, *, ping_timeout: float = READINESS_TIMEOUT_S) -> dict[str, Any]:
+        """Report `healthy`, `saturated` or `unhealthy` without queueing behind a busy pool."""
+        return await readiness(self, ping_timeout=ping_timeout)
 
     async def fetch_all(
         self, sql: str, params: Mapping[str, Any] | None = None
