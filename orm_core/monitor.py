@@ -146,7 +146,8 @@ class QueryMonitor:
         context = args[4]
         started = getattr(context, self._started, None)
         if started is not None:
-            setattr(context, self._started, None)  # an error while fetching is not a second statement
+            # an error while fetching rows is not a second statement
+            setattr(context, self._started, None)
             self._record(time.perf_counter() - started, context, args[2], failed=False)
 
     def _error(self, exception_context: Any) -> None:
