@@ -31,6 +31,7 @@ class PoolMonitor:
     def __init__(self, *, samples: int = CHECKOUT_SAMPLES) -> None:
         self._times: deque[float] = deque(maxlen=samples)
         self._engine: Engine | None = None
+        self._detached = False
         self.reset()
 
     def reset(self) -> None:
@@ -44,15 +45,25 @@ class PoolMonitor:
     def attach(self, engine: AsyncEngine | Engine) -> None:
         """Measure `engine`'s pool from now on (one engine per monitor)."""
         sync = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
-        if self._engine is sync:
+        if self._engine is sync and not self._detached:
             return
-        if self._engine is not None:
+        if self._engine is not None and self._engine is not sync:
             raise RuntimeError("a PoolMonitor measures one engine")
-        self._engine = sync
+        self._engine, self._detached = sync, False
         self._wrap(sync.pool)
         # pool events given to an engine go to its pool and survive dispose()
         event.listen(sync, "connect", self._connected)
         event.listen(sync, "engine_disposed", self._disposed)
+
+    def detach(self) -> None:
+        """Stop measuring: the pool's own figures are still reported, the counts stay."""
+        sync = self._engine
+        if sync is None:
+            return
+        vars(sync.pool).pop("connect", None)
+        event.remove(sync, "connect", self._connected)
+        event.remove(sync, "engine_disposed", self._disposed)
+        self._detached = True
 
     # -- figures --------------------------------------------------------------------------
 

@@ -165,3 +165,14 @@ async def test_readiness_of_a_refused_database_is_unhealthy():
             await db.readiness(ping_timeout=0)
     finally:
         await db.dispose()
+
+
+async def test_a_detached_pool_monitor_stops_counting_until_attached_again(small):
+    await small.fetch_all("SELECT 1")
+    small.pool_monitor.detach()
+    await small.fetch_all("SELECT 1")
+    assert small.pool_metrics()["checkouts"] == 1
+    assert small.pool_metrics()["pool_size"] == 2  # the pool's own figures stay
+    small.pool_monitor.attach(small.engine)
+    await small.fetch_all("SELECT 1")
+    assert small.pool_metrics()["checkouts"] == 2
