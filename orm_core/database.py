@@ -39,6 +39,9 @@ class Database:
     SQLite connections get foreign keys, WAL and a busy timeout; write transactions
     start with `BEGIN IMMEDIATE` so two writers queue instead of failing with
     "database is locked" when a reader upgrades to a writer.
+
+    `monitor` counts and times every statement (those taking `slow_query_ms` or more are
+    kept as slow queries) and `pool_monitor` measures the pool's checkouts.
     """
 
     def __init__(
