@@ -128,11 +128,10 @@ async def test_readiness_answers_saturated_at_once_without_queueing(small):
     assert (await small.readiness())["status"] == "healthy"
 
 
-@pytest.mark.postgres
 async def test_a_ping_cut_by_its_timeout_leaves_no_connection_checked_out(database):
     db = Database(database.url, pool_size=2, max_overflow=0)
     try:
-        for timeout in (1e-6, 1e-4, 1e-3, 5e-3):
+        for timeout in (1e-6, 1e-4, 1e-3, 5e-3) * 3:
             report = await db.readiness(ping_timeout=timeout)
             assert report["status"] in {"healthy", "unhealthy"}
         await asyncio.sleep(0.1)
