@@ -33,15 +33,18 @@ from orm_core.models import (
     TimestampMixin,
     VersionMixin,
 )
+from orm_core.monitor import QueryMonitor, SlowQuery
 from orm_core.ordering import Ordering, build_order_by
 from orm_core.outbox import OutboxMessage
 from orm_core.outbox_relay import relay_outbox
 from orm_core.pagination import CursorPage, Page
+from orm_core.pool_monitor import PoolMonitor
 from orm_core.retry import retry_transaction
 from orm_core.schemas import schema_for
 from orm_core.search import Highlight, create_search_tables, drop_search_tables, search_vector
 from orm_core.serialization import changed_fields, diff, to_dict, to_json
 from orm_core.tenancy import ALL_TENANTS
+from orm_core.tracing import instrument
 from orm_core.transactional import transactional
 from orm_core.types import UTCDateTime, utcnow
 from orm_core.unit_of_work import UnitOfWork
@@ -74,8 +77,11 @@ __all__ = [
     "OrmError",
     "OutboxMessage",
     "Page",
+    "PoolMonitor",
+    "QueryMonitor",
     "QueryTimeoutError",
     "RelationshipNotLoadedError",
+    "SlowQuery",
     "SoftDeleteMixin",
     "TenantMixin",
     "TenantRequiredError",
@@ -91,6 +97,7 @@ __all__ = [
     "create_search_tables",
     "diff",
     "drop_search_tables",
+    "instrument",
     "model_info",
     "off",
     "on",

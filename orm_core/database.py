@@ -20,6 +20,9 @@ from orm_core.circuit_breaker import CircuitBreaker
 from orm_core.connecting import connection_options
 from orm_core.dialects import Backend, backend_class, backend_of
 from orm_core.errors import InvalidQueryError
+from orm_core.monitor import QueryMonitor
+from orm_core.pool_monitor import PoolMonitor
+from orm_core.readiness import READINESS_TIMEOUT_S, readiness
 from orm_core.resilience import guard_connections
 from orm_core.session import OrmSession
 from orm_core.tenancy import check_schema
@@ -46,6 +49,8 @@ class Database:
 
     `connect_retries` and `circuit_breaker` guard the opening of new connections
     (`orm_core.resilience`): retries with backoff, and failing fast while it is down.
+    `monitor` counts and times every statement (those taking `slow_query_ms` or more are
+    kept as slow queries) and `pool_monitor` measures the pool's checkouts.
     """
 
     def __init__(
@@ -61,8 +66,11 @@ class Database:
         statement_timeout: float | None = None,
         lock_timeout: float | None = None,
         pgbouncer: bool | None = None,
+        slow_query_ms: float | None = 500.0,
         **engine_options: Any,
     ) -> None:
+        self.monitor = QueryMonitor(slow_query_ms=slow_query_ms)
+        self.pool_monitor = PoolMonitor()
         self.url = make_url(url)
         self.timeouts = check_timeouts(statement_timeout, lock_timeout)
         options: dict[str, Any] = {"echo": echo, **engine_options}
@@ -85,6 +93,8 @@ class Database:
         self.backend: Backend = backend_of(self.engine.dialect)
         self.backend.pgbouncer = self.pgbouncer
         self.backend.install(self.engine, self.timeouts)
+        self.monitor.attach(self.engine)  # the engines engine_for derives share its listeners
+        self.pool_monitor.attach(self.engine)
         self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=True, sync_session_class=OrmSession
         )
@@ -187,6 +197,14 @@ class Database:
             getter = getattr(pool, method, None)
             status[key] = int(getter()) if callable(getter) else 0
         return status
+
+    def pool_metrics(self) -> dict[str, Any]:
+        """Return pool size, checked out, overflow, utilisation, saturation and checkout times."""
+        return self.pool_monitor.metrics()
+
+    async def readiness(self, *, ping_timeout: float = READINESS_TIMEOUT_S) -> dict[str, Any]:
+        """Report `healthy`, `saturated` or `unhealthy` without queueing behind a busy pool."""
+        return await readiness(self, ping_timeout=ping_timeout)
 
     async def fetch_all(
         self, sql: str, params: Mapping[str, Any] | None = None

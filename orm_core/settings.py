@@ -55,6 +55,7 @@ DATABASE_SETTINGS: tuple[Setting, ...] = (
     Setting("pgbouncer", "DATABASE_PGBOUNCER", _flag),
     Setting("connect_retries", "DATABASE_CONNECT_RETRIES", int),
     Setting("circuit_breaker", "DATABASE_CIRCUIT_BREAKER", CircuitBreaker.parse),
+    Setting("slow_query_ms", "DATABASE_SLOW_QUERY_MS", float),
     Setting("connect_args", "DATABASE_CONNECT_ARGS", _json_object),
 )
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in DATABASE_SETTINGS}

@@ -1,17 +1,30 @@
-"""`health_router`: `GET /health/db` reports the database's health (503 when unhealthy)."""
+"""Health routes: liveness, readiness, pool metrics and query statistics.
+
+- `GET /health/live`: the process answers; never touches the database, never guarded.
+- `GET /health/db`: readiness (`Database.readiness`): "healthy", "saturated" (every
+  pooled connection is checked out; answered at once, without queueing) or "unhealthy"
+  (503).
+- `GET /health/db/metrics`: the pool monitor's figures (`Database.pool_metrics`).
+- `GET /health/db/statistics`: the query monitor's totals (`db.monitor.stats()`).
+
+No body holds the database URL, host, port, user or password. `health_routes(dependencies=...)`
+guards the three database routes with FastAPI dependencies (an API-key check, say).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.params import Depends as DependsMarker
 from fastapi.responses import JSONResponse
 
 from orm_core import Database
 
-health_router = APIRouter(tags=["health"])
-
 CONTAINER_STATE_KEY = "orm_container"
+
+UNHEALTHY_DETAIL = "the database is unavailable"
 
 
 def database_of(request: Request) -> Database:
@@ -27,13 +40,69 @@ def database_of(request: Request) -> Database:
     return database
 
 
-@health_router.get(
-    "/health/db",
-    summary="Database health",
-    responses={503: {"description": "The database is unreachable"}},
-)
-async def database_health(request: Request) -> JSONResponse:
-    """Report status, round-trip time, dialect, masked URL and pool figures."""
-    report: dict[str, Any] = await database_of(request).health_check()
-    status = 200 if report["status"] == "healthy" else 503
-    return JSONResponse(report, status_code=status)
+async def liveness() -> dict[str, str]:
+    """Answer that the process is alive, without touching the database."""
+    return {"status": "alive"}
+
+
+async def readiness(request: Request) -> JSONResponse:
+    """Report whether the database can take work now: healthy, saturated or unhealthy."""
+    report = await database_of(request).readiness()
+    if report["status"] != "unhealthy":
+        return JSONResponse(report)
+    body = {**report, "detail": UNHEALTHY_DETAIL, "error": "DatabaseUnavailableError"}
+    return JSONResponse(body, status_code=503)
+
+
+async def pool_metrics(request: Request) -> dict[str, Any]:
+    """Report the pool's size, use, saturation, waits, timeouts and checkout times."""
+    return database_of(request).pool_metrics()
+
+
+async def query_statistics(request: Request) -> dict[str, Any]:
+    """Report the query monitor's totals: counts and durations of the statements run."""
+    return database_of(request).monitor.stats()
+
+
+def health_routes(*, dependencies: Sequence[Any] = ()) -> APIRouter:
+    """Build the health routes; `dependencies` guard every route except `/health/live`.
+
+    Each dependency is a callable FastAPI resolves per request, or a `Depends(...)`.
+    """
+    guards = [_depends(d) for d in dependencies]
+    router = APIRouter(tags=["health"])
+    router.add_api_route("/health/live", liveness, methods=["GET"], summary="Liveness")
+    router.add_api_route(
+        "/health/db",
+        readiness,
+        methods=["GET"],
+        dependencies=guards,
+        summary="Database readiness",
+        responses={503: {"description": "The database is unreachable"}},
+    )
+    router.add_api_route(
+        "/health/db/metrics",
+        pool_metrics,
+        methods=["GET"],
+        dependencies=guards,
+        summary="Connection pool metrics",
+    )
+    router.add_api_route(
+        "/health/db/statistics",
+        query_statistics,
+        methods=["GET"],
+        dependencies=guards,
+        summary="Query statistics",
+    )
+    return router
+
+
+def _depends(dependency: Any) -> Any:
+    if isinstance(dependency, DependsMarker):
+        return dependency
+    if not callable(dependency):
+        raise TypeError(f"a health dependency must be callable or Depends(...), not {dependency!r}")
+    return Depends(dependency)
+
+
+health_router = health_routes()

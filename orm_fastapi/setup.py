@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import ModuleType
 from typing import Any
@@ -10,12 +10,26 @@ from typing import Any
 from fastapi import FastAPI
 
 from orm_fastapi.handlers import register_error_handlers
-from orm_fastapi.health import CONTAINER_STATE_KEY, health_router
+from orm_fastapi.health import CONTAINER_STATE_KEY, health_routes
 from orm_fastapi.wiring import check_wired
 
+IDEMPOTENCY_STATE_KEY = "orm_idempotency"
 
-def setup_orm(app: FastAPI, container: Any, *, modules: Iterable[ModuleType | str] = ()) -> None:
-    """Wire `container` into `modules`, register the error handlers and the health router.
+
+def setup_orm(
+    app: FastAPI,
+    container: Any,
+    *,
+    modules: Iterable[ModuleType | str] = (),
+    health: bool = True,
+    health_dependencies: Sequence[Any] = (),
+    idempotency: bool = False,
+) -> None:
+    """Wire `container` into `modules`, register the error handlers and the health routes.
+
+    `health=False` leaves every health route out; `health_dependencies` (FastAPI
+    dependencies, such as an API-key check) guard the database health routes but never
+    `/health/live`. `idempotency` is kept on `app.state` for the idempotency layer.
 
     A module whose injected parameters dependency-injector cannot see (string
     annotations) is refused with a `TypeError` naming the function, rather than
@@ -29,8 +43,10 @@ def setup_orm(app: FastAPI, container: Any, *, modules: Iterable[ModuleType | st
         container.wire(modules=modules)
         check_wired(modules)
     setattr(app.state, CONTAINER_STATE_KEY, container)
+    setattr(app.state, IDEMPOTENCY_STATE_KEY, idempotency)
     register_error_handlers(app)
-    app.include_router(health_router)
+    if health:
+        app.include_router(health_routes(dependencies=health_dependencies))
     app.router.lifespan_context = _disposing(app.router.lifespan_context, container)
 
 

@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-OPTIONAL = ["fastapi", "dependency_injector", "typer", "click", "rich", "faker", "alembic"]
+OPTIONAL = [
+    "fastapi", "dependency_injector", "typer", "click", "rich", "faker", "alembic", "opentelemetry",
+]  # fmt: skip
 
 
 def _loaded_after(statement: str) -> set[str]:
@@ -71,3 +73,18 @@ def test_seeding_without_faker_says_how_to_install_it(tmp_path):
     assert completed.returncode == 2
     assert 'pip install "orm-kit[seed]"' in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_tracing_without_the_otel_extra_says_how_to_install_it():
+    program = (
+        "import sys; sys.modules['opentelemetry'] = None; "
+        "from orm_core import Database, instrument; "
+        "db = Database('sqlite+aiosqlite:///:memory:')\n"
+        "try:\n    instrument(db)\n"
+        "except ImportError as exc:\n    print(exc)\n    raise SystemExit(3)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 3, completed.stderr
+    assert 'pip install "orm-kit[otel]"' in completed.stdout

@@ -79,7 +79,7 @@ async def test_settings_come_from_a_pydantic_settings_object():
         "url": "sqlite+aiosqlite:///./nested.db", "echo": False, "pool_size": None,
         "max_overflow": None, "pool_timeout": 3.0, "statement_timeout": None,
         "lock_timeout": None, "pgbouncer": None, "connect_args": None,
-        "connect_retries": None, "circuit_breaker": None,
+        "connect_retries": None, "circuit_breaker": None, "slow_query_ms": None,
     }  # fmt: skip
     configure_database(container, FlatSettings())
     assert container.config.database.url() == "sqlite+aiosqlite:///./flat.db"

@@ -54,4 +54,5 @@ def test_no_generated_request_gets_a_server_error(shop_schema):
         check()
     # every operation was really exercised, not skipped as unsatisfiable
     assert len(calls) == len(operations), calls
-    assert sorted(calls.values())[1] >= 5, calls  # only the parameterless health check runs once
+    # only the parameterless health routes run once
+    assert min(n for name, n in calls.items() if " /health/" not in name) >= 5, calls
