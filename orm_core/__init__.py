@@ -1,6 +1,11 @@
 """Core of the framework: models, database, unit of work, errors, lookups, pages."""
 
 from orm_core.audit import AuditLog
+from orm_core.caching.base import Cache
+from orm_core.caching.decorator import cached
+from orm_core.caching.hybrid import HybridCache
+from orm_core.caching.memory import MemoryCache
+from orm_core.caching.redis_cache import RedisCache
 from orm_core.database import Database
 from orm_core.errors import (
     CommitUnknownError,
@@ -50,6 +55,7 @@ __all__ = [
     "AuditLog",
     "AuditMixin",
     "Base",
+    "Cache",
     "CommitUnknownError",
     "ConcurrentModificationError",
     "ConstraintError",
@@ -60,9 +66,11 @@ __all__ = [
     "DuplicateError",
     "FieldInfo",
     "Highlight",
+    "HybridCache",
     "InvalidQueryError",
     "LockNotAvailableError",
     "LookupPath",
+    "MemoryCache",
     "ModelInfo",
     "NotFoundError",
     "Ordering",
@@ -70,6 +78,7 @@ __all__ = [
     "OutboxMessage",
     "Page",
     "QueryTimeoutError",
+    "RedisCache",
     "RelationshipNotLoadedError",
     "SoftDeleteMixin",
     "TenantMixin",
@@ -82,6 +91,7 @@ __all__ = [
     "VersionMixin",
     "WriteEvent",
     "build_order_by",
+    "cached",
     "changed_fields",
     "create_search_tables",
     "diff",

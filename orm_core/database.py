@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from orm_core.caching.base import Cache, check_cache
+from orm_core.caching.policy import DATABASE_KEY
 from orm_core.dialects import Backend, backend_class, backend_of
 from orm_core.errors import InvalidQueryError
 from orm_core.session import OrmSession
@@ -52,9 +54,11 @@ class Database:
         pool_timeout: float = 30.0,
         statement_timeout: float | None = None,
         lock_timeout: float | None = None,
+        cache: Cache | None = None,
         **engine_options: Any,
     ) -> None:
         self.url = make_url(url)
+        self.cache = check_cache(cache)
         self.timeouts = check_timeouts(statement_timeout, lock_timeout)
         options: dict[str, Any] = {"echo": echo, **engine_options}
         if pool_size is not None:
@@ -71,7 +75,11 @@ class Database:
         self.backend: Backend = backend_of(self.engine.dialect)
         self.backend.install(self.engine, self.timeouts)
         self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            self.engine, expire_on_commit=False, autoflush=True, sync_session_class=OrmSession
+            self.engine,
+            expire_on_commit=False,
+            autoflush=True,
+            sync_session_class=OrmSession,
+            info={DATABASE_KEY: self},  # how a session finds its database's cache
         )
         self._engines: dict[tuple[Any, ...], AsyncEngine] = {}
 
@@ -202,8 +210,10 @@ class Database:
                 return int(result.rowcount)
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection, and the cache's connections."""
         await self.engine.dispose()
+        if self.cache is not None:
+            await self.cache.close()
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
