@@ -1,0 +1,60 @@
+"""One side of the two-process cache test: `writer` or `reader` (see test_processes.py).
+
+writer: commits `stock = i` for i = 1..N on product 1, one unit of work each, and
+    records after each `commit` returned: "i monotonic_ns".
+reader: until the writer is done (and at least N reads), records "start_ns stock" for
+    reads through the cache, the start taken before the read begins.
+Both print their cache's stats as JSON on their last line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+from orm_core import Database, HybridCache, MemoryCache, RedisCache, UnitOfWork
+from orm_repositories import AsyncRepository
+from tests.models import Product
+
+
+def make_cache(kind: str, redis_url: str, prefix: str) -> RedisCache | HybridCache:
+    redis = RedisCache(redis_url, prefix=prefix)
+    return redis if kind == "redis" else HybridCache(MemoryCache(), redis)
+
+
+async def writer(db: Database, count: int, out: Path, done: Path) -> None:
+    lines = []
+    for value in range(1, count + 1):
+        async with UnitOfWork(db) as uow:
+            await uow.repository(AsyncRepository[Product]).update(1, stock=value)
+        lines.append(f"{value} {time.monotonic_ns()}")  # the commit has returned
+    out.write_text("\n".join(lines))
+    done.touch()
+
+
+async def reader(db: Database, count: int, out: Path, done: Path) -> None:
+    lines = []
+    while len(lines) < count or not done.exists():
+        started = time.monotonic_ns()  # before the read begins
+        async with UnitOfWork(db, read_only=True) as uow:
+            found = await uow.repository(AsyncRepository[Product]).cached(ttl=None).get_one(1)
+        lines.append(f"{started} {found.stock}")
+    out.write_text("\n".join(lines))
+
+
+async def main(role: str, url: str, kind: str, redis_url: str, prefix: str, folder: str) -> None:
+    db = Database(url, cache=make_cache(kind, redis_url, prefix))
+    count = 2000
+    work = Path(folder)
+    run = writer if role == "writer" else reader
+    await run(db, count, work / f"{role}.txt", work / "writer.done")
+    assert db.cache is not None
+    print(json.dumps(db.cache.stats()))
+    await db.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:7]))
