@@ -78,6 +78,27 @@ def shape_of(mapper: Mapper[Any]) -> Shape:
     return found
 
 
+_TREES: dict[tuple[type, Any], tuple[LoadTree, frozenset[Table], Any]] = {}
+
+
+def load_plan(model: type, load: Any) -> tuple[LoadTree, frozenset[Table], Any]:
+    """`load_tree`, with the layout of the entities (part of the key); cached per path list.
+
+    Raises:
+        NotCacheableError: as `load_tree`.
+    """
+    paths = (load,) if load is None or isinstance(load, str) else load
+    key = (model, tuple(paths)) if isinstance(paths, list | tuple) else None
+    found = _TREES.get(key) if key is not None else None
+    if found is None:
+        tree, tables = load_tree(model, load)
+        layout = [shape_of(inspect(model)).columns, tree.signature()]
+        found = (tree, frozenset(tables), layout)
+        if key is not None and all(isinstance(p, str | None) for p in key[1]):
+            _TREES[key] = found
+    return found
+
+
 def load_tree(model: type, load: Any) -> tuple[LoadTree, set[Table]]:
     """The relationships a read with `load=` fills, and the tables they come from.
 

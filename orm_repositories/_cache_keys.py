@@ -30,7 +30,7 @@ class ReadKey:
 
     def __init__(self, target: Target, owner: str, method: str, schema: str | None) -> None:
         self.target = target
-        self.tables: set[Table] = {t for t in inspect(target.model).tables if isinstance(t, Table)}
+        self.tables: set[Table] = set(_model_tables(target.model))
         tenant = target.tenant
         marker = ["all"] if tenant is ALL_TENANTS else tenant
         self.parts: list[Any] = [owner, method, target.scope, marker, schema]
@@ -93,3 +93,14 @@ class ReadKey:
             return [str(compiled), encode(dict(sorted(compiled.params.items())))]
         except UnencodableError as exc:
             raise NotCacheableError(str(exc)) from exc
+
+
+_TABLES: dict[type, tuple[Table, ...]] = {}
+
+
+def _model_tables(model: type) -> tuple[Table, ...]:
+    found = _TABLES.get(model)
+    if found is None:
+        mapped: Any = inspect(model).tables
+        found = _TABLES[model] = tuple(t for t in mapped if isinstance(t, Table))
+    return found

@@ -31,8 +31,7 @@ from orm_repositories._cache_entities import (
     NotCacheableError,
     decode_entity,
     encode_entity,
-    load_tree,
-    shape_of,
+    load_plan,
 )
 from orm_repositories._cache_keys import ReadKey
 from orm_repositories._keys import pk_value, pk_values
@@ -245,9 +244,8 @@ def _value(_key: ReadKey) -> ResultCodec:
 
 
 def _entities(key: ReadKey, model: type, load: Load) -> LoadTree:
-    tree, tables = load_tree(model, load)
+    tree, tables, layout = load_plan(model, load)
     key.tables.update(tables)
-    layout = [shape_of(inspect(model)).columns, tree.signature()]
     key.parts.append(layout)
     return tree
 

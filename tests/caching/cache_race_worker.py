@@ -2,8 +2,8 @@
 
 writer: commits `stock = i` for i = 1..N on product 1, one unit of work each, and
     records after each `commit` returned: "i monotonic_ns".
-reader: until the writer is done (and at least N reads), records "start_ns stock" for
-    reads through the cache, the start taken before the read begins.
+reader: until it has read the writer's last value (and made at least N reads), records
+    "start_ns stock" for reads through the cache, the start taken before the read begins.
 Both print their cache's stats as JSON on their last line.
 """
 
@@ -25,36 +25,38 @@ def make_cache(kind: str, redis_url: str, prefix: str) -> RedisCache | HybridCac
     return redis if kind == "redis" else HybridCache(MemoryCache(), redis)
 
 
-async def writer(db: Database, count: int, out: Path, done: Path) -> None:
+async def writer(db: Database, count: int) -> list[str]:
     lines = []
     for value in range(1, count + 1):
         async with UnitOfWork(db) as uow:
             await uow.repository(AsyncRepository[Product]).update(1, stock=value)
         lines.append(f"{value} {time.monotonic_ns()}")  # the commit has returned
-    out.write_text("\n".join(lines))
-    done.touch()
+    return lines
 
 
-async def reader(db: Database, count: int, out: Path, done: Path) -> None:
+async def reader(db: Database, count: int) -> list[str]:
     lines = []
-    while len(lines) < count or not done.exists():
+    seen = 0
+    while len(lines) < count or seen < count:  # the writer's last value ends the run
         started = time.monotonic_ns()  # before the read begins
         async with UnitOfWork(db, read_only=True) as uow:
             found = await uow.repository(AsyncRepository[Product]).cached(ttl=None).get_one(1)
-        lines.append(f"{started} {found.stock}")
-    out.write_text("\n".join(lines))
+        seen = found.stock
+        lines.append(f"{started} {seen}")
+    return lines
 
 
-async def main(role: str, url: str, kind: str, redis_url: str, prefix: str, folder: str) -> None:
+async def run(role: str, url: str, kind: str, redis_url: str, prefix: str) -> tuple[list[str], str]:
     db = Database(url, cache=make_cache(kind, redis_url, prefix))
-    count = 2000
-    work = Path(folder)
-    run = writer if role == "writer" else reader
-    await run(db, count, work / f"{role}.txt", work / "writer.done")
+    lines = await (writer if role == "writer" else reader)(db, 2000)
     assert db.cache is not None
-    print(json.dumps(db.cache.stats()))
+    stats = json.dumps(db.cache.stats())
     await db.dispose()
+    return lines, stats
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:7]))
+    role, url, kind, redis_url, prefix, folder = sys.argv[1:7]
+    lines, stats = asyncio.run(run(role, url, kind, redis_url, prefix))
+    Path(folder, f"{role}.txt").write_text("\n".join(lines))
+    print(stats)

@@ -49,8 +49,8 @@ async def test_no_read_is_older_than_the_last_commit_that_returned_before_it(
     reader_out, _ = reader.communicate(timeout=300)
     assert writer.returncode == 0 and reader.returncode == 0
 
-    commits = [tuple(map(int, line.split())) for line in (tmp_path / "writer.txt").read_text().split("\n")]  # noqa: E501
-    reads = [tuple(map(int, line.split())) for line in (tmp_path / "reader.txt").read_text().split("\n")]  # noqa: E501
+    commits = _pairs(tmp_path / "writer.txt")
+    reads = _pairs(tmp_path / "reader.txt")
     assert [value for value, _ in commits] == list(range(1, 2001))
     stamps = [stamp for _, stamp in commits]
     stale = []
@@ -70,3 +70,7 @@ async def test_no_read_is_older_than_the_last_commit_that_returned_before_it(
     assert reader_stats["hits"] > 0 and reader_stats["misses"] > 0
     assert writer_stats["invalidations"] == 2000 and writer_stats["errors"] == 0
     assert reader_stats["errors"] == 0
+
+
+def _pairs(path: Path) -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in (line.split() for line in path.read_text().split("\n"))]

@@ -200,7 +200,7 @@ async def test_inside_a_unit_that_wrote_a_table_its_cached_reads_go_to_the_datab
         before = stats(db)
         product = await products.get(1)  # a hit
         product.name = "pending"  # not flushed yet
-        assert [p.name for p in await products.list(order_by="id")][0] == "pending"
+        assert (await products.list(order_by="id"))[0].name == "pending"
         await uow.repository(Product).create(sku="S9", name="P9", price=Decimal(9))
         assert await products.count() == 4
         assert stats(db)["hits"] == before["hits"] + 1
