@@ -133,7 +133,7 @@ async def _run(label: str, url: object) -> list[Row]:
                 for name, seconds in timings.items():
                     samples[name].append(seconds)
                     ratios[name].append(seconds / timings["database read"])
-        for name, db in cached.items():
+        for db in cached.values():
             stats = db.cache.stats() if db.cache else {}
             assert stats.get("hits", 0) >= ROUNDS * CALLS, stats
     finally:
