@@ -144,15 +144,14 @@ class UnitOfWork:
             raise TransactionError("a read-only unit of work never commits")
         with translating():
             await session.flush()
-        written = set(self._context.written) if self._context else set()
         try:
             with translating(during_commit=True):
                 await session.commit()
         except CommitUnknownError:
-            await self._invalidate_cache(written)  # the commit may have happened
+            await self._invalidate_cache()  # the commit may have happened
             raise
         # the cache forgets what this commit changed before anyone is told it happened
-        await self._invalidate_cache(written)
+        await self._invalidate_cache()
         committed = list(self._context.events) if self._context else []
         self._transaction_ended()
         callbacks, self._on_commit = self._on_commit, []
@@ -211,7 +210,8 @@ class UnitOfWork:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return self.repository(target)
 
-    async def _invalidate_cache(self, written: set[Any]) -> None:
+    async def _invalidate_cache(self) -> None:
+        written = set(self._context.written) if self._context else set()
         if written and getattr(self.database, "cache", None) is not None:
             await _shielded(invalidate_written(self.database, written, self.schema))
 
