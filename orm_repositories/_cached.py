@@ -101,13 +101,13 @@ class CachedRepository(AsyncRepository[Any]):
     async def exists_many(self, ids: Iterable[Any]) -> dict[Any, bool]:
         given = _listed(ids)
         compute = partial(super().exists_many, given)
+        keys = pk_values(self.info, given)  # checks the ids first, as the read does
         names = [tuple(i) if isinstance(i, list) else i for i in given]
         flags = ResultCodec(
             lambda result, _held: [bool(result[name]) for name in names],
             lambda _s, data: dict(zip(names, (bool(flag) for flag in data), strict=True)),
         )
-        found = await self._through("exists_many", compute, lambda _key: flags,
-                                    pk_values(self.info, given))  # fmt: skip
+        found = await self._through("exists_many", compute, lambda _key: flags, keys)
         return dict(found)
 
     async def count(self, *where: Any, **lookups: Any) -> int:

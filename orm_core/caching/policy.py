@@ -63,6 +63,7 @@ def read_mode(session: AsyncSession, keys: Sequence[TableKey]) -> Mode:
     unit = context.unit_of_work if isinstance(context, SessionContext) else None
     options = _bind_options(session)
     isolation = getattr(unit, "isolation_level", None) or options.get("isolation_level")
+    isolation = isolation.upper() if isinstance(isolation, str) else None
     if isolation in _SNAPSHOT_LEVELS:
         return Mode.BYPASS
     if isinstance(context, SessionContext) and not written_keys(session, context).isdisjoint(keys):

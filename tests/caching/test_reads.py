@@ -162,6 +162,8 @@ async def test_bad_input_is_refused_before_the_cache_like_before_sql(db):
         with pytest.raises(InvalidQueryError):
             await products.paginate(page=0)
         with pytest.raises(InvalidQueryError):
+            await products.exists_many(7)
+        with pytest.raises(InvalidQueryError):
             uow.repository(Product).cached(ttl=0)
     assert stats(db)["sets"] == 0
 
