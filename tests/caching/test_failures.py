@@ -48,7 +48,7 @@ async def test_an_unreachable_redis_degrades_to_database_reads(database, caplog,
 
 
 async def test_a_hanging_redis_costs_at_most_its_timeout(database, hanging_redis, caplog):
-    cache = RedisCache(hanging_redis, prefix="hung", timeout=0.2)
+    cache = RedisCache(hanging_redis, prefix="hung", timeout=0.3)
     db = Database(database.url, cache=cache)
 
     async def timed(work) -> float:
@@ -58,14 +58,14 @@ async def test_a_hanging_redis_costs_at_most_its_timeout(database, hanging_redis
 
     await seed(database)
     with caplog.at_level(logging.WARNING, logger="orm_core.cache"):
-        assert await timed(name_of(db)) < 1.0  # waits for the timeout, then the database
+        assert 0.25 < await timed(name_of(db)) < 2.0  # waits for the timeout, then reads
         assert cache.stats()["errors"] == 1
-        for _ in range(3):  # backing off: reads go straight to the database
-            assert await timed(name_of(db)) < 0.15
-        await asyncio.sleep(1.05)  # the backoff is over: the next read tries Redis again
-        assert await timed(name_of(db)) < 1.0
+        await name_of(db)  # backing off: straight to the database, Redis not tried
+        assert cache.stats()["errors"] == 1
+        await asyncio.sleep(1.1)  # the backoff is over: the next read tries Redis again
+        assert 0.25 < await timed(name_of(db)) < 2.0
         assert cache.stats()["errors"] == 2
-        assert await timed(rename(db, "second")) < 1.0  # the invalidation times out
+        assert await timed(rename(db, "second")) < 2.0  # the invalidation times out
         assert await name_of(db) == "second"
     assert cache.stats()["errors"] == 3
     assert cache.stats()["hits"] == cache.stats()["misses"] == 0
