@@ -2,6 +2,11 @@
 
 from orm_core.audit import AuditLog
 from orm_core.batches import BatchReport, process_in_batches
+from orm_core.caching.base import Cache
+from orm_core.caching.decorator import cached
+from orm_core.caching.hybrid import HybridCache
+from orm_core.caching.memory import MemoryCache
+from orm_core.caching.redis_cache import RedisCache
 from orm_core.circuit_breaker import CircuitBreaker
 from orm_core.database import Database
 from orm_core.errors import (
@@ -57,6 +62,7 @@ __all__ = [
     "AuditMixin",
     "Base",
     "BatchReport",
+    "Cache",
     "CircuitBreaker",
     "CommitUnknownError",
     "ConcurrentModificationError",
@@ -68,9 +74,11 @@ __all__ = [
     "DuplicateError",
     "FieldInfo",
     "Highlight",
+    "HybridCache",
     "InvalidQueryError",
     "LockNotAvailableError",
     "LookupPath",
+    "MemoryCache",
     "ModelInfo",
     "NotFoundError",
     "Ordering",
@@ -80,6 +88,7 @@ __all__ = [
     "PoolMonitor",
     "QueryMonitor",
     "QueryTimeoutError",
+    "RedisCache",
     "RelationshipNotLoadedError",
     "SlowQuery",
     "SoftDeleteMixin",
@@ -93,6 +102,7 @@ __all__ = [
     "VersionMixin",
     "WriteEvent",
     "build_order_by",
+    "cached",
     "changed_fields",
     "create_search_tables",
     "diff",

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from orm_core.caching.base import Cache, check_cache
+from orm_core.caching.policy import DATABASE_KEY
 from orm_core.circuit_breaker import CircuitBreaker
 from orm_core.connecting import connection_options
 from orm_core.dialects import Backend, backend_class, backend_of
@@ -67,11 +69,13 @@ class Database:
         lock_timeout: float | None = None,
         pgbouncer: bool | None = None,
         slow_query_ms: float | None = 500.0,
+        cache: Cache | None = None,
         **engine_options: Any,
     ) -> None:
         self.monitor = QueryMonitor(slow_query_ms=slow_query_ms)
         self.pool_monitor = PoolMonitor()
         self.url = make_url(url)
+        self.cache = check_cache(cache)
         self.timeouts = check_timeouts(statement_timeout, lock_timeout)
         options: dict[str, Any] = {"echo": echo, **engine_options}
         connect_url, options, self.pgbouncer = connection_options(self.url, options, pgbouncer)
@@ -96,7 +100,11 @@ class Database:
         self.monitor.attach(self.engine)  # the engines engine_for derives share its listeners
         self.pool_monitor.attach(self.engine)
         self.session_factory: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            self.engine, expire_on_commit=False, autoflush=True, sync_session_class=OrmSession
+            self.engine,
+            expire_on_commit=False,
+            autoflush=True,
+            sync_session_class=OrmSession,
+            info={DATABASE_KEY: self},  # how a session finds its database's cache
         )
         self._engines: dict[tuple[Any, ...], AsyncEngine] = {}
 
@@ -235,8 +243,10 @@ class Database:
                 return int(result.rowcount)
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection, and the cache's connections."""
         await self.engine.dispose()
+        if self.cache is not None:
+            await self.cache.close()
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"

@@ -76,6 +76,11 @@ class Backend:
     nulls_ordering: ClassVar[bool] = True
     naive_datetimes: ClassVar[bool] = False
     max_bind_params: ClassVar[int] = 30_000
+    # isolation levels (None: the default) at which every statement sees every earlier
+    # commit; a cached read fills its entry only from such a snapshot (orm_core.caching)
+    statement_snapshots: ClassVar[frozenset[str | None]] = frozenset()
+    # one write transaction at a time: a writer's snapshot is always the latest commit
+    single_writer: ClassVar[bool] = False
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -280,6 +285,7 @@ class PostgresqlBackend(Backend):
     names = ("postgresql",)
     json = PostgresqlJson()
     upsert_dialect: ClassVar[ModuleType | None] = postgresql
+    statement_snapshots = frozenset({None, "READ COMMITTED", "READ UNCOMMITTED", "AUTOCOMMIT"})
 
     @property
     def copy(self) -> bool:
@@ -417,6 +423,7 @@ class SqliteBackend(Backend):
     upsert_dialect: ClassVar[ModuleType | None] = sqlite
     row_locks = False
     naive_datetimes = True
+    single_writer = True
 
     @classmethod
     def engine_options(cls, options: dict[str, Any], *, pool_size_given: bool) -> dict[str, Any]:
@@ -502,6 +509,8 @@ class MysqlBackend(Backend):
     names = ("mysql", "mariadb")
     upsert_dialect: ClassVar[ModuleType | None] = mysql
     nulls_ordering = False
+    # InnoDB's default, REPEATABLE READ, keeps the transaction's first snapshot
+    statement_snapshots = frozenset({"READ COMMITTED", "READ UNCOMMITTED", "AUTOCOMMIT"})
 
     def random(self) -> ColumnElement[Any]:
         return func.rand()

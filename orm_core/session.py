@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Table, event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session, UOWTransaction
 
 from orm_core.models import TenantMixin
 from orm_core.tenancy import scope_session_statement
@@ -36,6 +36,8 @@ class SessionContext:
 
     unit_of_work: Any = None
     written_tables: set[str] = field(default_factory=set)
+    # the same tables as objects, for cache invalidation (versions, cascades)
+    written: set[Table] = field(default_factory=set)
     tenant: Any = None
     actor: str | None = None
     events: list[Any] = field(default_factory=list)
@@ -86,7 +88,19 @@ async def nested(session: AsyncSession) -> AsyncIterator[None]:
 
 def record_write(session: AsyncSession | Session, table: Table) -> None:
     """Note that the session's transaction wrote to `table`."""
-    context_of(session).written_tables.add(table.fullname)
+    context = context_of(session)
+    context.written_tables.add(table.fullname)
+    context.written.add(table)
+
+
+def mapper_tables(mapper: Mapper[Any]) -> list[Table]:
+    """The tables a flush of one of `mapper`'s entities may write (association tables too)."""
+    found = [t for t in mapper.tables if isinstance(t, Table)]
+    for relationship in mapper.relationships:
+        secondary = relationship.secondary
+        if isinstance(secondary, Table):
+            found.append(secondary)
+    return found
 
 
 @event.listens_for(OrmSession, "do_orm_execute")
@@ -96,10 +110,27 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         scope_session_statement(state, context.tenant, TenantMixin)
 
 
+@event.listens_for(OrmSession, "do_orm_execute")
+def _record_dml(state: ORMExecuteState) -> None:
+    # the caller's own INSERT/UPDATE/DELETE through the session writes its table too
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if isinstance(table, Table):
+            record_write(state.session, table.metadata.tables.get(table.key, table))
+
+
 @event.listens_for(OrmSession, "after_flush")
 def _record_flushed(session: Session, _flush: UOWTransaction) -> None:
-    written = context_of(session).written_tables
+    deleted = set(map(id, session.deleted))
     for entity in (*session.new, *session.dirty, *session.deleted):
-        table = getattr(inspect(entity).mapper, "local_table", None)
-        if isinstance(table, Table):
-            written.add(table.fullname)
+        state = inspect(entity)
+        for table in state.mapper.tables:
+            if isinstance(table, Table):
+                record_write(session, table)
+        # a collection through an association table writes that table's rows
+        for relationship in state.mapper.relationships:
+            secondary = relationship.secondary
+            if isinstance(secondary, Table) and (
+                id(entity) in deleted or state.attrs[relationship.key].history.has_changes()
+            ):
+                record_write(session, secondary)

@@ -14,8 +14,9 @@ from typing import Any, ClassVar, Self, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orm_core import outbox
+from orm_core.caching.invalidation import invalidate_written
 from orm_core.database import Database
-from orm_core.errors import OrmError, TransactionError
+from orm_core.errors import CommitUnknownError, OrmError, TransactionError
 from orm_core.events import fire_after_commit
 from orm_core.registry import build_repository, repository_annotations
 from orm_core.session import CONTEXT_KEY, SessionContext, nested
@@ -143,8 +144,14 @@ class UnitOfWork:
             raise TransactionError("a read-only unit of work never commits")
         with translating():
             await session.flush()
-        with translating(during_commit=True):
-            await session.commit()
+        try:
+            with translating(during_commit=True):
+                await session.commit()
+        except CommitUnknownError:
+            await self._invalidate_cache()  # the commit may have happened
+            raise
+        # the cache forgets what this commit changed before anyone is told it happened
+        await self._invalidate_cache()
         committed = list(self._context.events) if self._context else []
         self._transaction_ended()
         callbacks, self._on_commit = self._on_commit, []
@@ -203,9 +210,15 @@ class UnitOfWork:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return self.repository(target)
 
+    async def _invalidate_cache(self) -> None:
+        written = set(self._context.written) if self._context else set()
+        if written and getattr(self.database, "cache", None) is not None:
+            await _shielded(invalidate_written(self.database, written, self.schema))
+
     def _transaction_ended(self) -> None:
         if self._context is not None:
             self._context.written_tables.clear()
+            self._context.written.clear()
             self._context.events.clear()
 
     async def _close(self, *, rollback: bool) -> None:

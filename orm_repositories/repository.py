@@ -373,6 +373,12 @@ class AsyncRepository(Generic[ModelT]):
         """Clear the deleted mark; False when the row is missing or not deleted."""
         return await _update.set_deleted(self.target, id, deleted=False)
 
+    def cached(self, ttl: float | None = 60) -> Self:
+        """Return this repository reading through the database's cache (`ttl`: max age, s)."""
+        from orm_repositories._cached import cached_repository  # it subclasses this class
+
+        return cast("Self", cached_repository(self, ttl))
+
     def with_deleted(self) -> Self:
         """Return a repository of the same class that also sees soft-deleted rows."""
         return self._scoped("all")

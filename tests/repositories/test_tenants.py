@@ -121,6 +121,7 @@ CALLS: dict[str, Any] = {
     "soft_delete": lambda r, s: r.soft_delete(s["x1"].id),
     "restore": lambda r, s: r.restore(s["x2"].id),
     "with_deleted": lambda r, s: r.with_deleted().list(),
+    "cached": lambda r, s: r.cached().list(),
     "only_deleted": lambda r, s: r.only_deleted().list(),
     "for_model": lambda r, s: r.for_model(TenantItem)(r.session).list(),
 }
