@@ -1,6 +1,7 @@
 """Core of the framework: models, database, unit of work, errors, lookups, pages."""
 
 from orm_core.audit import AuditLog
+from orm_core.consistency import consistency_scope
 from orm_core.database import Database
 from orm_core.errors import (
     CommitUnknownError,
@@ -83,6 +84,7 @@ __all__ = [
     "WriteEvent",
     "build_order_by",
     "changed_fields",
+    "consistency_scope",
     "create_search_tables",
     "diff",
     "drop_search_tables",

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 
 from orm_core.dialects import Backend, backend_class, backend_of
 from orm_core.errors import InvalidQueryError
+from orm_core.replicas import DEFAULT_BACKOFF, ReplicaSet
 from orm_core.session import OrmSession
 from orm_core.tenancy import check_schema
 from orm_core.timeouts import NO_TIMEOUTS, Timeouts, check_timeouts
@@ -40,6 +41,9 @@ class Database:
     SQLite connections get foreign keys, WAL and a busy timeout; write transactions
     start with `BEGIN IMMEDIATE` so two writers queue instead of failing with
     "database is locked" when a reader upgrades to a writer.
+
+    `replicas` are PostgreSQL streaming standbys (URLs) that read-only units of work read
+    from; a replica that fails is set aside for `replica_backoff` seconds (docs/replicas.md).
     """
 
     def __init__(
@@ -52,6 +56,8 @@ class Database:
         pool_timeout: float = 30.0,
         statement_timeout: float | None = None,
         lock_timeout: float | None = None,
+        replicas: Any = (),
+        replica_backoff: float = DEFAULT_BACKOFF,
         **engine_options: Any,
     ) -> None:
         self.url = make_url(url)
@@ -74,6 +80,8 @@ class Database:
             self.engine, expire_on_commit=False, autoflush=True, sync_session_class=OrmSession
         )
         self._engines: dict[tuple[Any, ...], AsyncEngine] = {}
+        # -- read replicas (orm_core.replicas): an engine per standby, same options --
+        self.replicas = ReplicaSet.create(self, replicas, options, backoff=replica_backoff)
 
     @property
     def dialect(self) -> str:
@@ -146,17 +154,24 @@ class Database:
         return True
 
     async def health_check(self) -> dict[str, Any]:
-        """Report status, round-trip time, dialect, masked URL and pool figures."""
+        """Report status, round-trip time, dialect, masked URL and pool figures.
+
+        With read replicas, `replicas` lists `{"index", "status", "lag_seconds"}` for each.
+        """
         started = time.perf_counter()
         healthy = await self.ping()
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        return {
+        report: dict[str, Any] = {
             "status": "healthy" if healthy else "unhealthy",
             "response_time_ms": round(elapsed_ms, 3),
             "dialect": self.dialect,
             "database_url": self.url.render_as_string(hide_password=True),
             "pool": self.pool_status(),
         }
+        # -- read replicas: each one's status and lag, never its URL --
+        if self.replicas:
+            report["replicas"] = await self.replicas.health()
+        return report
 
     def pool_status(self) -> dict[str, int]:
         """Return the pool's size, checked-out, checked-in and overflow counts."""
@@ -204,6 +219,7 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        await self.replicas.dispose()  # read replicas
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"

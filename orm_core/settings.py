@@ -25,6 +25,10 @@ def _flag(raw: str) -> bool:
     raise ValueError(f"{raw!r} is not a yes/no value")
 
 
+def _url_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One `Database` option: its keyword, environment variable, parser and default."""
@@ -43,6 +47,9 @@ DATABASE_SETTINGS: tuple[Setting, ...] = (
     Setting("pool_timeout", "DATABASE_POOL_TIMEOUT", float, 30.0),
     Setting("statement_timeout", "DATABASE_STATEMENT_TIMEOUT", float),
     Setting("lock_timeout", "DATABASE_LOCK_TIMEOUT", float),
+    # read replicas: comma-separated standby URLs (orm_core.replicas)
+    Setting("replicas", "DATABASE_REPLICAS", _url_list, ()),
+    Setting("replica_backoff", "DATABASE_REPLICA_BACKOFF", float, 30.0),
 )
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in DATABASE_SETTINGS}
 

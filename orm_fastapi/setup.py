@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from orm_fastapi.consistency import ConsistencyMiddleware
 from orm_fastapi.handlers import register_error_handlers
 from orm_fastapi.health import CONTAINER_STATE_KEY, health_router
 from orm_fastapi.wiring import check_wired
@@ -21,6 +22,9 @@ def setup_orm(app: FastAPI, container: Any, *, modules: Iterable[ModuleType | st
     annotations) is refused with a `TypeError` naming the function, rather than
     served with the markers in place of the dependencies.
 
+    Each request gets one read-your-writes scope (`ConsistencyMiddleware`): a commit
+    anywhere in the request counts for its later read-only units of work.
+
     The database is disposed when the application shuts down: the application's
     own lifespan runs first and is wrapped, never replaced.
     """
@@ -31,6 +35,7 @@ def setup_orm(app: FastAPI, container: Any, *, modules: Iterable[ModuleType | st
     setattr(app.state, CONTAINER_STATE_KEY, container)
     register_error_handlers(app)
     app.include_router(health_router)
+    app.add_middleware(ConsistencyMiddleware)  # read-your-writes: one scope per request
     app.router.lifespan_context = _disposing(app.router.lifespan_context, container)
 
 
