@@ -53,6 +53,8 @@ class UnitOfWork:
 
     A clean exit commits; an exception rolls back and propagates. Repositories
     annotated on the class are built on first use, bound to the block's session.
+    On a database with read replicas a read-only unit reads from one (unless
+    `replica=False`) that has replayed this context's commits and the `after` token.
     """
 
     _annotations: ClassVar[dict[type[UnitOfWork], dict[str, Any]]] = {}

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from orm_core import UnitOfWork, consistency_scope
+from orm_core.consistency import format_lsn, parse_lsn
 from tests.replicas.cluster import Server, wait_replayed
 from tests.replicas.models import Item
 from tests.replicas.support import look, unique, write_item
@@ -190,3 +191,18 @@ async def test_a_read_only_unit_has_no_token(replicated):
     async with UnitOfWork(replicated, read_only=True) as uow:
         await uow.session.execute(text("SELECT 1"))
     assert uow.consistency_token is None
+
+
+async def test_a_position_just_past_a_page_header_is_reached_by_an_idle_replica(
+    replicated, primary, standby
+):
+    # after a WAL segment switch the insert position sits past the new segment's page
+    # header, while the standby's replay position stops at the segment boundary
+    await write_item(replicated, unique())
+    await primary.value("SELECT pg_switch_wal()")
+    await wait_replayed(primary, standby)
+    insert = await primary.value("SELECT pg_current_wal_insert_lsn()::text")
+    replayed = await standby.value("SELECT pg_last_wal_replay_lsn()::text")
+    token = format_lsn(await replicated.replicas.commit_position())
+    assert parse_lsn(token) <= parse_lsn(replayed) < parse_lsn(insert)
+    assert await fresh(look(replicated, unique(), after=token)) == (False, 0)
