@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -56,7 +56,7 @@ class Database:
         pool_timeout: float = 30.0,
         statement_timeout: float | None = None,
         lock_timeout: float | None = None,
-        replicas: Any = (),
+        replicas: str | Iterable[str | URL] = (),
         replica_backoff: float = DEFAULT_BACKOFF,
         **engine_options: Any,
     ) -> None:
