@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import glob
+import itertools
 import os
 import shutil
 import socket
@@ -115,6 +116,7 @@ class Cluster:
             shutil.chown(self.root, "postgres", "postgres")
         self.servers: list[Server] = []
         self.primary = Server(self, "primary")
+        self._names = itertools.count(1)
 
     def run(self, program: str, *args: object, check: bool = True) -> None:
         command = [str(self.bin / program), *map(str, args)]
@@ -138,7 +140,7 @@ class Cluster:
 
     def add_standby(self) -> Server:
         """Clone the primary into a new streaming standby, started and streaming."""
-        standby = Server(self, f"standby{len(self.servers)}")
+        standby = Server(self, f"standby{next(self._names)}")
         self.run("pg_basebackup", "-h", "127.0.0.1", "-p", self.primary.port, "-U", "postgres",
                  "-D", standby.data, "-R", "-X", "stream", "-c", "fast")  # fmt: skip
         self._started(standby)
