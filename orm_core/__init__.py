@@ -8,6 +8,7 @@ from orm_core.caching.hybrid import HybridCache
 from orm_core.caching.memory import MemoryCache
 from orm_core.caching.redis_cache import RedisCache
 from orm_core.circuit_breaker import CircuitBreaker
+from orm_core.consistency import consistency_scope
 from orm_core.database import Database
 from orm_core.errors import (
     CommitUnknownError,
@@ -104,6 +105,7 @@ __all__ = [
     "build_order_by",
     "cached",
     "changed_fields",
+    "consistency_scope",
     "create_search_tables",
     "diff",
     "drop_search_tables",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,6 +25,7 @@ from orm_core.errors import InvalidQueryError
 from orm_core.monitor import QueryMonitor
 from orm_core.pool_monitor import PoolMonitor
 from orm_core.readiness import READINESS_TIMEOUT_S, readiness
+from orm_core.replicas import DEFAULT_BACKOFF, ReplicaSet
 from orm_core.resilience import guard_connections
 from orm_core.session import OrmSession
 from orm_core.tenancy import check_schema
@@ -53,6 +54,8 @@ class Database:
     (`orm_core.resilience`): retries with backoff, and failing fast while it is down.
     `monitor` counts and times every statement (those taking `slow_query_ms` or more are
     kept as slow queries) and `pool_monitor` measures the pool's checkouts.
+    `replicas` are PostgreSQL streaming standbys (URLs) that read-only units of work read
+    from; a replica that fails is set aside for `replica_backoff` seconds (docs/replicas.md).
     """
 
     def __init__(
@@ -70,6 +73,8 @@ class Database:
         pgbouncer: bool | None = None,
         slow_query_ms: float | None = 500.0,
         cache: Cache | None = None,
+        replicas: str | Iterable[str | URL] = (),
+        replica_backoff: float = DEFAULT_BACKOFF,
         **engine_options: Any,
     ) -> None:
         self.monitor = QueryMonitor(slow_query_ms=slow_query_ms)
@@ -107,6 +112,8 @@ class Database:
             info={DATABASE_KEY: self},  # how a session finds its database's cache
         )
         self._engines: dict[tuple[Any, ...], AsyncEngine] = {}
+        # -- read replicas (orm_core.replicas): an engine per standby, same options --
+        self.replicas = ReplicaSet.create(self, replicas, options, backoff=replica_backoff)
 
     @property
     def dialect(self) -> str:
@@ -179,17 +186,24 @@ class Database:
         return True
 
     async def health_check(self) -> dict[str, Any]:
-        """Report status, round-trip time, dialect, masked URL and pool figures."""
+        """Report status, round-trip time, dialect, masked URL and pool figures.
+
+        With read replicas, `replicas` lists `{"index", "status", "lag_seconds"}` for each.
+        """
         started = time.perf_counter()
         healthy = await self.ping()
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        return {
+        report: dict[str, Any] = {
             "status": "healthy" if healthy else "unhealthy",
             "response_time_ms": round(elapsed_ms, 3),
             "dialect": self.dialect,
             "database_url": self.url.render_as_string(hide_password=True),
             "pool": self.pool_status(),
         }
+        # -- read replicas: each one's status and lag, never its URL --
+        if self.replicas:
+            report["replicas"] = await self.replicas.health()
+        return report
 
     def pool_status(self) -> dict[str, int]:
         """Return the pool's size, checked-out, checked-in and overflow counts."""
@@ -247,6 +261,7 @@ class Database:
         await self.engine.dispose()
         if self.cache is not None:
             await self.cache.close()
+        await self.replicas.dispose()  # read replicas
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"

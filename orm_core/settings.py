@@ -32,6 +32,8 @@ def _json_object(raw: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("expected a JSON object")
     return value
+def _url_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,9 @@ DATABASE_SETTINGS: tuple[Setting, ...] = (
     Setting("circuit_breaker", "DATABASE_CIRCUIT_BREAKER", CircuitBreaker.parse),
     Setting("slow_query_ms", "DATABASE_SLOW_QUERY_MS", float),
     Setting("connect_args", "DATABASE_CONNECT_ARGS", _json_object),
+    # read replicas: comma-separated standby URLs (orm_core.replicas)
+    Setting("replicas", "DATABASE_REPLICAS", _url_list, ()),
+    Setting("replica_backoff", "DATABASE_REPLICA_BACKOFF", float, 30.0),
 )
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in DATABASE_SETTINGS}
 

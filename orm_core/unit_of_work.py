@@ -18,7 +18,15 @@ from orm_core.caching.invalidation import invalidate_written
 from orm_core.database import Database
 from orm_core.errors import CommitUnknownError, OrmError, TransactionError
 from orm_core.events import fire_after_commit
+from orm_core.read_routing import (
+    failed_inside,
+    open_session,
+    read_routing,
+    record_commit,
+    transaction_wrote,
+)
 from orm_core.registry import build_repository, repository_annotations
+from orm_core.replicas import Replica
 from orm_core.session import CONTEXT_KEY, SessionContext, nested
 from orm_core.tenancy import check_actor, check_schema, check_tenant
 from orm_core.timeouts import check_timeouts
@@ -46,6 +54,8 @@ class UnitOfWork:
 
     A clean exit commits; an exception rolls back and propagates. Repositories
     annotated on the class are built on first use, bound to the block's session.
+    On a database with read replicas a read-only unit reads from one (unless
+    `replica=False`) that has replayed this context's commits and the `after` token.
     """
 
     _annotations: ClassVar[dict[type[UnitOfWork], dict[str, Any]]] = {}
@@ -61,6 +71,8 @@ class UnitOfWork:
         schema: str | None = None,
         statement_timeout: float | None = None,
         lock_timeout: float | None = None,
+        replica: bool = True,
+        after: str | None = None,
     ) -> None:
         if isolation_level is not None and isolation_level.upper() not in _ISOLATION_LEVELS:
             raise TransactionError(
@@ -78,6 +90,30 @@ class UnitOfWork:
         self._context: SessionContext | None = None
         self._repositories: dict[object, Any] = {}
         self._on_commit: list[OnCommit] = []
+        # -- read replicas (orm_core.read_routing): where a read-only unit reads --
+        self._routing = read_routing(
+            read_only=read_only,
+            replica=replica,
+            isolation_level=self.isolation_level,
+            after=after,
+        )
+        self._replica: Replica | None = None
+        self._consistency_token: str | None = None
+
+    @property
+    def consistency_token(self) -> str | None:
+        """The WAL position of this unit's last commit that wrote, as text ("0/3016038").
+
+        Give it back as `UnitOfWork(db, read_only=True, after=token)` — in another request
+        or process — to read at least that commit. None before such a commit, and always
+        None on a database without replicas.
+        """
+        return self._consistency_token
+
+    @property
+    def replica_index(self) -> int | None:
+        """Which of the database's replicas the block reads from (None: the primary)."""
+        return self._replica.index if self._replica is not None else None
 
     @property
     def session(self) -> AsyncSession:
@@ -105,7 +141,8 @@ class UnitOfWork:
             schema=self.schema,
             timeouts=self.timeouts,
         )
-        session = self.database.session_factory(bind=engine)
+        self._consistency_token = None
+        session, self._replica = await open_session(self.database, engine, self._routing)
         self._context = SessionContext(unit_of_work=self, tenant=self.tenant, actor=self.actor)
         session.info[CONTEXT_KEY] = self._context
         self._session = session
@@ -117,6 +154,7 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        failed_inside(self.database, self._replica, exc)  # a lost replica is set aside
         try:
             if exc is None and not self.read_only:
                 await self.commit()
@@ -144,6 +182,7 @@ class UnitOfWork:
             raise TransactionError("a read-only unit of work never commits")
         with translating():
             await session.flush()
+            wrote = await transaction_wrote(self.database, session, self.written_tables)
         try:
             with translating(during_commit=True):
                 await session.commit()
@@ -152,6 +191,8 @@ class UnitOfWork:
             raise
         # the cache forgets what this commit changed before anyone is told it happened
         await self._invalidate_cache()
+        if wrote:  # read-your-writes: the commit's WAL position (orm_core.read_routing)
+            self._consistency_token = await record_commit(self.database)
         committed = list(self._context.events) if self._context else []
         self._transaction_ended()
         callbacks, self._on_commit = self._on_commit, []

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from orm_fastapi.consistency import ConsistencyMiddleware
 from orm_fastapi.handlers import register_error_handlers
 from orm_fastapi.health import CONTAINER_STATE_KEY, health_routes
 from orm_fastapi.wiring import check_wired
@@ -35,6 +36,9 @@ def setup_orm(
     annotations) is refused with a `TypeError` naming the function, rather than
     served with the markers in place of the dependencies.
 
+    Each request gets one read-your-writes scope (`ConsistencyMiddleware`): a commit
+    anywhere in the request counts for its later read-only units of work.
+
     The database is disposed when the application shuts down: the application's
     own lifespan runs first and is wrapped, never replaced.
     """
@@ -47,6 +51,7 @@ def setup_orm(
     register_error_handlers(app)
     if health:
         app.include_router(health_routes(dependencies=health_dependencies))
+    app.add_middleware(ConsistencyMiddleware)  # read-your-writes: one scope per request
     app.router.lifespan_context = _disposing(app.router.lifespan_context, container)
 
 

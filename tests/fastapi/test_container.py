@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from orm_core import Database
 from orm_fastapi import OrmContainer, configure_database, settings_from_env, setup_orm
-from orm_fastapi.container import database_from_settings
+from orm_fastapi.container import DATABASE_DEFAULTS, database_from_settings
 from tests.support import ShopUoW
 
 
@@ -75,11 +75,9 @@ async def test_settings_come_from_a_pydantic_settings_object():
 
     container = OrmContainer()
     configure_database(container, AppSettings())
+    # every other setting keeps its default
     assert container.config.database() == {
-        "url": "sqlite+aiosqlite:///./nested.db", "echo": False, "pool_size": None,
-        "max_overflow": None, "pool_timeout": 3.0, "statement_timeout": None,
-        "lock_timeout": None, "pgbouncer": None, "connect_args": None,
-        "connect_retries": None, "circuit_breaker": None, "slow_query_ms": None,
+        **DATABASE_DEFAULTS, "url": "sqlite+aiosqlite:///./nested.db", "pool_timeout": 3.0,
     }  # fmt: skip
     configure_database(container, FlatSettings())
     assert container.config.database.url() == "sqlite+aiosqlite:///./flat.db"
