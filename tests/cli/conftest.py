@@ -99,7 +99,7 @@ def database_exists(url: str) -> bool:
         return Path(str(parsed.database)).is_file()
 
     async def look() -> bool:
-        dsn = make_url(POSTGRES_URL).set(drivername="postgresql")
+        dsn = make_url(POSTGRES_URL).set(drivername="postgresql", query={})
         conn = await asyncpg.connect(dsn.render_as_string(hide_password=False), timeout=5)
         try:
             found = await conn.fetchval(

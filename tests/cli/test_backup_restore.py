@@ -21,6 +21,9 @@ from orm_repositories.cli import pgtools
 from tests.cli.conftest import POSTGRES_URL, Cli, RunOrm, database_exists
 from tests.cli.test_cli_errors import assert_one_line_failure
 
+# pg_dump and pg_restore, and the databases a restore creates, need the server itself
+pytestmark = pytest.mark.server_session
+
 BACKUP_MODELS = """
 from datetime import date, datetime
 from decimal import Decimal
@@ -181,7 +184,7 @@ def copy_url(db_url: str, tmp_path: Path) -> Any:
 
 
 async def admin(statement: str) -> Any:
-    dsn = make_url(POSTGRES_URL).set(drivername="postgresql")
+    dsn = make_url(POSTGRES_URL).set(drivername="postgresql", query={})
     conn = await asyncpg.connect(dsn.render_as_string(hide_password=False), timeout=5)
     try:
         return await conn.fetch(statement)

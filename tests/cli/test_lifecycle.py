@@ -95,6 +95,7 @@ def test_create_makes_the_database_and_is_a_noted_no_op_when_it_exists(
     assert "already exists; nothing to do" in again.stdout
 
 
+@pytest.mark.server_session  # creates and drops databases on the server itself
 def test_drop_refuses_without_yes_and_is_a_noted_no_op_when_the_database_is_gone(
     cli: Cli, project: Path, db_url: str
 ) -> None:
@@ -122,7 +123,7 @@ def test_dropping_a_database_in_use_names_force_which_ends_the_sessions(
     async def scenario() -> tuple[Any, bool, Any]:
         # a session of another client holds the database open while `orm` runs (in a thread:
         # the command runs its own event loop)
-        dsn = make_url(postgres_db).set(drivername="postgresql")
+        dsn = make_url(postgres_db).set(drivername="postgresql", query={})
         holder = await asyncpg.connect(dsn.render_as_string(hide_password=False))
         try:
             refused = await asyncio.to_thread(cli, "db", "drop", "--yes", "--url", postgres_db)
@@ -141,6 +142,7 @@ def test_dropping_a_database_in_use_names_force_which_ends_the_sessions(
     assert not database_exists(postgres_db)
 
 
+@pytest.mark.server_session  # creates and drops databases on the server itself
 def test_reset_leaves_a_migrated_empty_database(cli: Cli, project: Path, db_url: str) -> None:
     env = migrate(project, cli, db_url)
     fill(db_url)

@@ -103,6 +103,7 @@ async def test_without_connect_retries_a_failure_is_reported_after_one_attempt(p
         await db.dispose()
 
 
+@pytest.mark.server_session  # PgBouncer reports a failed server login as its own error
 @pytest.mark.postgres
 @pytest.mark.parametrize("changes", [{"database": "no_such_db_res"}, {"username": "no_such_role"}])
 async def test_an_unknown_database_or_role_is_not_retried(proxy, postgres_url, changes):
@@ -230,6 +231,7 @@ async def test_retries_stop_as_soon_as_the_breaker_opens(proxy, postgres_url):
         await db.dispose()
 
 
+@pytest.mark.server_session  # PgBouncer reports a failed server login as its own error
 @pytest.mark.postgres
 async def test_bad_credentials_neither_open_the_breaker_nor_use_up_the_trial(proxy, postgres_url):
     breaker = CircuitBreaker(failure_threshold=1, reset_timeout=RESET)
