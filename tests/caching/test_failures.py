@@ -97,16 +97,17 @@ async def test_after_a_failed_invalidation_entries_are_served_for_at_most_min_tt
     )
     await seed(writer)
     assert await name_of(reader, ttl=ttl) == "first"  # filled
+    started = time.monotonic()  # no later than the window opens
     with caplog.at_level(logging.ERROR, logger="orm_core.cache"):
         await rename(writer, "second")  # commits; the bump fails
     assert writer.cache.stats()["errors"] == 2
     assert "invalidation failed" in caplog.text
-    started = time.monotonic()
     assert await name_of(reader, ttl=ttl) == "first"  # stale: the failure's window
     while await name_of(reader, ttl=ttl) == "first":  # noqa: ASYNC110 - polling the database
         await asyncio.sleep(0.05)
-    # ttl 0.5 s, or the 1 s version lease (max_stale; 60 s unless lowered)
-    assert time.monotonic() - started < (ttl or 1.0) + 0.3
+    # ttl 0.5 s, or the 1 s version lease (max_stale; 60 s unless lowered), plus the time
+    # the reads themselves take on a loaded machine
+    assert time.monotonic() - started < (ttl or 1.0) + 1.0
     await reader.dispose()
     await writer.dispose()
 
