@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_core.dialects import backend_of_session
-from orm_core.errors import InvalidQueryError, TransactionConflictError
+from orm_core.errors import InvalidQueryError, TransactionConflictError, TransactionError
 from orm_core.models import Base
 from orm_core.tenancy import ALL_TENANTS
 from orm_core.translate import translating
@@ -99,6 +99,8 @@ class IdempotentRequest:
     fingerprint: str = ""
     unit: UnitOfWork | None = field(default=None, repr=False)
     held: bool = False
+    # answered: units of work entered later (on_commit callbacks) claim nothing
+    done: bool = False
 
     def activate(self, key: str, *, method: str, path: str, fingerprint: str) -> None:
         """Give the request its key; the next writing unit of work claims it.
@@ -118,39 +120,38 @@ class IdempotentRequest:
         """Whether the request has a key to claim."""
         return self.key is not None
 
-    async def finish(self, answer: StoredAnswer | None) -> None:
-        """Store `answer` with the held unit's work and commit both; None stores no answer.
-
-        Without an answer (a request that did not succeed) the work still commits, as it
-        would have without a key, but the key is released for a later attempt.
-        """
-        unit, self.unit, self.held = self.unit, None, False
+    async def finish(self, answer: StoredAnswer) -> None:
+        """Store `answer` (a success) with the held unit's work and commit both together."""
+        unit, self.unit, self.held, self.done = self.unit, None, False, True
         if unit is None:
             return
         table = _table()
-        where = table.c.id == self._id(unit)
+        values = {"status": answer.status, "body": answer.body, "headers": dict(answer.headers)}
         try:
             with translating():
-                if answer is None:
-                    await unit.session.execute(delete(table).where(where))
-                else:
-                    values = {"status": answer.status, "body": answer.body}
-                    statement = update(table).where(where).values(values)
-                    await unit.session.execute(statement.values(headers=dict(answer.headers)))
+                await unit.session.execute(
+                    update(table).where(table.c.id == self._id(unit)).values(values)
+                )
         except BaseException as exc:
             await unit.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         await unit.__aexit__(None, None, None)  # commits: the unit is no longer held
 
     async def abandon(self) -> None:
-        """Roll the held unit's work back (the request failed after its unit ended)."""
-        unit, self.unit, self.held = self.unit, None, False
+        """Roll the held unit's work back: the request failed after its unit ended.
+
+        Work and answer commit together or not at all, so a client retrying after an
+        error never has the work done twice.
+        """
+        unit, self.unit, self.held, self.done = self.unit, None, False, True
         if unit is not None:
             error = RuntimeError("the idempotent request failed after its unit of work")
             await unit.__aexit__(RuntimeError, error, None)
 
     def _id(self, unit: UnitOfWork) -> str:
-        parts = (_tenant_text(unit.tenant), self.method, self.path, self.key or "")
+        # the actor too: one user's key never answers another user of the same tenant
+        scope = (_tenant_text(unit.tenant), unit.actor or "", self.method, self.path)
+        parts = (*scope, self.key or "")
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
     async def _claim(self, unit: UnitOfWork) -> StoredAnswer | None:
@@ -214,10 +215,20 @@ async def join(unit: UnitOfWork) -> None:
     Raises:
         StoredAnswerError: the key was answered already (the caller rolls back).
         InvalidQueryError: the key was used with another request content.
+        TransactionError: a second writing unit of work while the first is held.
     """
     request = _current.get()
-    if request is None or not request.active or request.unit is not None or unit.read_only:
+    if request is None or unit.read_only or not request.active or request.done:
         return
+    if request.held:
+        # its transaction holds the key and maybe rows or (SQLite) the write lock until
+        # the answer is known: a second writer would wait for it forever
+        raise TransactionError(
+            "an idempotent request writes in one unit of work: the first one's commit waits "
+            "for the request's answer"
+        )
+    if request.unit is not None:
+        return  # a unit entered earlier and still open claimed the key
     request.unit = unit  # before any await: a unit entered concurrently does not claim too
     try:
         answer = await request._claim(unit)
@@ -225,7 +236,7 @@ async def join(unit: UnitOfWork) -> None:
         request.unit = None
         raise
     if answer is not None:
-        request.unit = None
+        request.unit, request.done = None, True
         raise StoredAnswerError(answer)
 
 

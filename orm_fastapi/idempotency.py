@@ -5,7 +5,8 @@
 gives the scope the request's key. The request's first writing unit of work then claims
 the key (`orm_core.idempotency`) and is held open when it ends; the middleware catches
 the answer on its way out, stores a 2xx answer in the key's row and commits it with the
-work before anything is sent. A commit that fails becomes the error answer instead.
+work before anything is sent. A commit that fails becomes the error answer instead; any
+other answer rolls the work back, so work and answer are kept together or not at all.
 """
 
 from __future__ import annotations
@@ -120,13 +121,14 @@ class IdempotencyMiddleware:
         receive: Receive,
         send: Send,
     ) -> None:
-        """Commit the held work with its answer (2xx only), then send the answer."""
+        """Commit the held work with a 2xx answer, then send it; roll back for any other."""
         status = int(start["status"])
-        answer = None
-        if 200 <= status < 300:
-            answer = StoredAnswer(status, body, _stored_headers(start.get("headers", [])))
         try:
-            await pending.finish(answer)
+            if not 200 <= status < 300:
+                await pending.abandon()
+            else:
+                headers = _stored_headers(start.get("headers", []))
+                await pending.finish(StoredAnswer(status, body, headers))
         except OrmError as exc:
             response = await orm_error_handler(Request(scope, receive), exc)
             await response(scope, receive, send)

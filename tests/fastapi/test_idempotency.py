@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
+from functools import partial
 
 import httpx
 import pytest
 from dependency_injector import providers
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import select, update
 
-from orm_core import Database, IdempotencyRecord, UnitOfWork, utcnow
-from orm_fastapi import crud_router, setup_orm
+from orm_core import (
+    Database,
+    IdempotencyRecord,
+    TransactionConflictError,
+    UnitOfWork,
+    utcnow,
+)
+from orm_fastapi import crud_router, idempotent, setup_orm
 from orm_repositories import AsyncRepository
 from tests.fastapi.conftest import (
     AccountIn,
@@ -211,3 +220,108 @@ async def test_a_delete_with_a_key_answers_its_204_again(database, client):
     again = await client.delete(path, headers=keyed("k-8"))
     assert again.status_code == 204 and again.headers["idempotent-replayed"] == "true"
     assert (await client.delete(path)).status_code == 404
+
+
+# -- custom endpoints with the `idempotent` dependency ---------------------------------
+
+
+def custom_app(database: Database) -> FastAPI:
+    """`/custom` writes a product in its own unit of work, then answers as the query asks."""
+    app = idempotent_app(database)
+
+    @app.post("/custom", dependencies=[Depends(idempotent)])
+    async def custom(body: ProductIn, then: str = "ok") -> Response:
+        async with UnitOfWork(database) as uow:
+            product = await uow.repository(Product).create(**body.model_dump())
+            if then == "callback":
+                uow.on_commit(lambda: written.append(product.id))
+                uow.on_commit(partial(note_in_new_unit, database))
+        if then == "second-unit":
+            async with UnitOfWork(database) as uow:
+                await uow.repository(Product).create(**{**body.model_dump(), "sku": "X"})
+        if then == "raise":
+            raise RuntimeError("failed after the work")
+        status = 400 if then == "refuse" else 201
+        return JSONResponse({"id": product.id}, status_code=status)
+
+    @app.post("/unkeyed")
+    async def unkeyed(body: ProductIn) -> Response:
+        async with UnitOfWork(database) as uow:
+            product = await uow.repository(Product).create(**body.model_dump())
+        return JSONResponse({"id": product.id}, status_code=201)
+
+    return app
+
+
+written: list[int] = []
+
+
+async def note_in_new_unit(database: Database) -> None:
+    async with UnitOfWork(database) as uow:
+        await uow.repository(Product).create(sku="NOTE", name="n", price=Decimal(1))
+
+
+@pytest.fixture
+async def custom(database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(custom_app(database), raise_app_exceptions=False) as http:
+        yield http
+    assert database.pool_status()["checked_out"] == 0
+
+
+async def test_a_custom_endpoint_opts_in_with_the_idempotent_dependency(database, custom):
+    first = await custom.post("/custom", json=TEA, headers=keyed("c-1"))
+    again = await custom.post("/custom", json=TEA, headers=keyed("c-1"))
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    assert await count(database, "products") == 1
+    # a route without the dependency ignores the header: the retry writes again
+    other = {**TEA, "sku": "TEA-2"}
+    assert (await custom.post("/unkeyed", json=other, headers=keyed("c-2"))).status_code == 201
+    assert (await custom.post("/unkeyed", json=other, headers=keyed("c-2"))).status_code == 409
+
+
+async def test_the_answer_is_sent_only_after_its_commit(database, custom, monkeypatch):
+    async def failing_commit(self: UnitOfWork) -> None:
+        raise TransactionConflictError("could not serialize access")
+
+    monkeypatch.setattr(UnitOfWork, "commit", failing_commit)
+    failed = await custom.post("/custom", json=TEA, headers=keyed("c-3"))
+    assert failed.status_code == 409
+    assert failed.json()["error"] == "TransactionConflictError"
+    monkeypatch.undo()
+    assert await count(database, "products") == 0
+    retried = await custom.post("/custom", json=TEA, headers=keyed("c-3"))
+    assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
+
+
+async def test_an_error_after_the_work_rolls_the_work_back(database, custom):
+    failed = await custom.post("/custom?then=raise", json=TEA, headers=keyed("c-4"))
+    assert failed.status_code == 500
+    assert await count(database, "products") == 0
+    assert await count(database, "orm_idempotency_keys") == 0
+
+
+async def test_an_error_answer_rolls_the_work_back_and_frees_the_key(database, custom):
+    refused = await custom.post("/custom?then=refuse", json=TEA, headers=keyed("c-5"))
+    assert refused.status_code == 400
+    assert await count(database, "products") == 0
+    assert await count(database, "orm_idempotency_keys") == 0
+    # without a key the work of a refused request stays, as the endpoint committed it
+    assert (await custom.post("/custom?then=refuse", json=TEA)).status_code == 400
+    assert await count(database, "products") == 1
+
+
+async def test_a_second_writing_unit_in_an_idempotent_request_is_refused(database, custom):
+    refused = await custom.post("/custom?then=second-unit", json=TEA, headers=keyed("c-6"))
+    assert refused.status_code == 500  # a TransactionError: a bug of the endpoint
+    assert await count(database, "products") == 0
+    # without a key the same endpoint works
+    assert (await custom.post("/custom?then=second-unit", json=TEA)).status_code == 201
+
+
+async def test_units_of_work_after_the_answer_claim_nothing(database, custom):
+    written.clear()
+    answer = await custom.post("/custom?then=callback", json=TEA, headers=keyed("c-7"))
+    assert answer.status_code == 201 and written == [answer.json()["id"]]
+    assert await count(database, "products") == 2  # the callback's own unit committed
+    assert await count(database, "orm_idempotency_keys") == 1
