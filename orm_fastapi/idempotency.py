@@ -46,6 +46,8 @@ async def idempotent(
         str | None,
         Header(
             alias=HEADER,
+            # documented, not validated here: with idempotency off the header is ignored
+            json_schema_extra={"minLength": 1, "maxLength": KEY_MAX_LENGTH},
             description=(
                 f"Up to {KEY_MAX_LENGTH} characters, unique per operation: a retry with "
                 "the same key and body gets the first answer and writes nothing again."

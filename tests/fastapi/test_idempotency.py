@@ -236,6 +236,9 @@ def custom_app(database: Database) -> FastAPI:
             if then == "callback":
                 uow.on_commit(lambda: written.append(product.id))
                 uow.on_commit(partial(note_in_new_unit, database))
+            if then == "wait":
+                entered.set()
+                await release.wait()
         if then == "second-unit":
             async with UnitOfWork(database) as uow:
                 await uow.repository(Product).create(**{**body.model_dump(), "sku": "X"})
@@ -254,6 +257,7 @@ def custom_app(database: Database) -> FastAPI:
 
 
 written: list[int] = []
+entered, release = asyncio.Event(), asyncio.Event()
 
 
 async def note_in_new_unit(database: Database) -> None:
@@ -325,3 +329,36 @@ async def test_units_of_work_after_the_answer_claim_nothing(database, custom):
     assert answer.status_code == 201 and written == [answer.json()["id"]]
     assert await count(database, "products") == 2  # the callback's own unit committed
     assert await count(database, "orm_idempotency_keys") == 1
+
+
+async def test_a_request_whose_key_is_in_flight_waits_and_gets_the_first_answer(database, custom):
+    entered.clear()
+    release.clear()
+    first = asyncio.create_task(custom.post("/custom?then=wait", json=TEA, headers=keyed("c-8")))
+    await asyncio.wait_for(entered.wait(), 5)  # the first holds the key, its work undone
+    second = asyncio.create_task(custom.post("/custom?then=wait", json=TEA, headers=keyed("c-8")))
+    await asyncio.sleep(0.3)
+    assert not second.done()  # waiting for the first, not answered with a 409
+    release.set()
+    answers = await asyncio.gather(first, second)
+    assert [a.status_code for a in answers] == [201, 201]
+    assert answers[1].content == answers[0].content
+    assert answers[1].headers["idempotent-replayed"] == "true"
+    assert await count(database, "products") == 1
+
+
+def test_the_header_is_documented_on_the_write_routes_only(database):
+    paths = idempotent_app(database).openapi()["paths"]
+
+    def documented(path: str, method: str) -> bool:
+        names = {p["name"] for p in paths[path][method].get("parameters", [])}
+        return "Idempotency-Key" in names
+
+    assert documented("/products", "post")
+    assert documented("/products/{item_id}", "patch")
+    assert documented("/products/{item_id}", "delete")
+    assert not documented("/products", "get") and not documented("/products/{item_id}", "get")
+    [header] = [
+        p for p in paths["/products"]["post"]["parameters"] if p["name"] == "Idempotency-Key"
+    ]
+    assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 255)

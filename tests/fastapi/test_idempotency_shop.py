@@ -72,6 +72,22 @@ async def test_a_key_of_one_tenant_never_answers_another_tenant(shop_database):
         assert [p["id"] for p in listed.json()["items"]] == [answers[1].json()["id"]]
 
 
+async def test_a_key_of_one_user_never_answers_another_user(shop_database):
+    await seed_demo_data(shop_database, "acme")
+    async with client_for(shop_app_for(shop_database, tenant_header=True)) as client:
+        answers = [
+            await client.post(
+                "/transfers",
+                json=BOB_TO_ALICE,
+                headers={"X-Tenant": "acme", "X-User": user, "Idempotency-Key": "k"},
+            )
+            for user in ("ann", "cid", "ann")
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        assert [a.headers.get("idempotent-replayed") for a in answers] == [None, None, "true"]
+        assert answers[1].json()["source"]["balance"] == "10.00"  # cid's moved money too
+
+
 @asynccontextmanager
 async def served(database: Database) -> AsyncIterator[str]:
     """The shop under uvicorn on a free port, which runs a handler on when its client leaves."""
