@@ -96,6 +96,8 @@ class IdempotencyMiddleware:
         async def capture(message: Message) -> None:
             nonlocal start
             if not pending.held:
+                # answered without a held unit: background tasks after it claim nothing
+                pending.done = True
                 await send(message)
             elif message["type"] == "http.response.start":
                 start = message

@@ -11,7 +11,7 @@ from functools import partial
 import httpx
 import pytest
 from dependency_injector import providers
-from fastapi import Depends, FastAPI, Response
+from fastapi import BackgroundTasks, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, update
 
@@ -247,6 +247,11 @@ def custom_app(database: Database) -> FastAPI:
         status = 400 if then == "refuse" else 201
         return JSONResponse({"id": product.id}, status_code=status)
 
+    @app.post("/later", dependencies=[Depends(idempotent)])
+    async def later(body: ProductIn, tasks: BackgroundTasks) -> Response:
+        tasks.add_task(create_later, database, body)  # writes after the answer
+        return JSONResponse({"queued": True}, status_code=202)
+
     @app.post("/unkeyed")
     async def unkeyed(body: ProductIn) -> Response:
         async with UnitOfWork(database) as uow:
@@ -265,8 +270,15 @@ async def note_in_new_unit(database: Database) -> None:
         await uow.repository(Product).create(sku="NOTE", name="n", price=Decimal(1))
 
 
+async def create_later(database: Database, body: ProductIn) -> None:
+    async with UnitOfWork(database) as uow:
+        await uow.repository(Product).create(**body.model_dump())
+
+
 @pytest.fixture
 async def custom(database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    global entered, release  # events of this test's loop
+    entered, release = asyncio.Event(), asyncio.Event()
     async with client_for(custom_app(database), raise_app_exceptions=False) as http:
         yield http
     assert database.pool_status()["checked_out"] == 0
@@ -332,8 +344,6 @@ async def test_units_of_work_after_the_answer_claim_nothing(database, custom):
 
 
 async def test_a_request_whose_key_is_in_flight_waits_and_gets_the_first_answer(database, custom):
-    entered.clear()
-    release.clear()
     first = asyncio.create_task(custom.post("/custom?then=wait", json=TEA, headers=keyed("c-8")))
     await asyncio.wait_for(entered.wait(), 5)  # the first holds the key, its work undone
     second = asyncio.create_task(custom.post("/custom?then=wait", json=TEA, headers=keyed("c-8")))
@@ -362,3 +372,10 @@ def test_the_header_is_documented_on_the_write_routes_only(database):
         p for p in paths["/products"]["post"]["parameters"] if p["name"] == "Idempotency-Key"
     ]
     assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 255)
+
+
+async def test_a_background_task_after_the_answer_claims_nothing(database, custom):
+    queued = await custom.post("/later", json=TEA, headers=keyed("c-9"))
+    assert queued.status_code == 202
+    assert await count(database, "products") == 1  # the task's work committed
+    assert await count(database, "orm_idempotency_keys") == 0
