@@ -22,7 +22,7 @@ from orm_core import (
     UnitOfWork,
     utcnow,
 )
-from orm_fastapi import crud_router, idempotent, setup_orm
+from orm_fastapi import IdempotencyMiddleware, crud_router, idempotent, setup_orm
 from orm_repositories import AsyncRepository
 from tests.fastapi.conftest import (
     AccountIn,
@@ -39,11 +39,15 @@ from tests.models import Account, Product
 TEA = {"sku": "TEA-1", "name": "Tea", "price": "4.50", "stock": 10}
 
 
-def idempotent_app(database: Database, *, idempotency: bool = True) -> FastAPI:
+def idempotent_app(
+    database: Database, *, idempotency: bool = True, ttl: timedelta | None = None
+) -> FastAPI:
     """Products and (versioned) accounts through `crud_router`, idempotency keys on or off."""
     container = Container()
     container.database.override(providers.Object(database))
     app = FastAPI()
+    if ttl is not None:  # the middleware of one's own, added before setup_orm
+        app.add_middleware(IdempotencyMiddleware, ttl=ttl)
     setup_orm(app, container, idempotency=idempotency)
     for repository, schemas, prefix in (
         (AsyncRepository[Product], (ProductOut, ProductIn, ProductPatch), "/products"),
@@ -159,6 +163,16 @@ async def test_an_expired_key_is_purged_and_the_request_runs_again(database, cli
     assert again.status_code == 201 and "idempotent-replayed" not in again.headers
     assert await count(database, "products") == 1  # written again: the first was deleted
     assert await count(database, "orm_idempotency_keys") == 1
+
+
+async def test_keys_kept_longer_with_a_middleware_of_ones_own(database):
+    async with client_for(idempotent_app(database, idempotency=False, ttl=timedelta(7))) as client:
+        first = await client.post("/products", json=TEA, headers=keyed("k-9"))
+        again = await client.post("/products", json=TEA, headers=keyed("k-9"))
+        assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    async with UnitOfWork(database, read_only=True) as uow:
+        record = (await uow.session.execute(select(IdempotencyRecord))).scalar_one()
+    assert record.expires_at - record.created_at == timedelta(days=7)
 
 
 async def test_location_and_etag_are_replayed(client):
