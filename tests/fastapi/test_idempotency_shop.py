@@ -161,3 +161,19 @@ async def test_with_a_key_a_client_that_times_out_and_retries_moves_the_money_on
     body = response.json()
     assert (body["source"]["balance"], body["target"]["balance"]) == ("30.00", "120.00")
     assert await balances(shop_database) == {"alice": "120.00", "bob": "30.00"}
+
+
+async def test_fifty_concurrent_transfers_with_one_key_over_http_move_the_money_once(
+    shop_database,
+):
+    await seed_demo_data(shop_database)
+    headers = {"Idempotency-Key": "transfer-50"}
+    async with served(shop_database) as url, httpx.AsyncClient(base_url=url, timeout=60) as client:
+        answers = await asyncio.gather(
+            *(client.post("/transfers", json=BOB_TO_ALICE, headers=headers) for _ in range(50))
+        )
+    assert {(a.status_code, a.content) for a in answers} == {(200, answers[0].content)}
+    assert sum("idempotent-replayed" in a.headers for a in answers) == 49
+    assert await balances(shop_database) == {"alice": "120.00", "bob": "30.00"}
+    row = await shop_database.fetch_one("SELECT count(*) AS n FROM orm_idempotency_keys")
+    assert row == {"n": 1}
