@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -14,6 +15,7 @@ from orm_core import (
     InvalidQueryError,
     StoredAnswer,
     StoredAnswerError,
+    TransactionConflictError,
     TransactionError,
     UnitOfWork,
     idempotency_scope,
@@ -114,3 +116,35 @@ def test_a_key_has_1_to_255_characters():
         with pytest.raises(InvalidQueryError):
             keyed(bad)
     assert keyed("k" * 255).active
+
+
+@pytest.mark.postgres
+async def test_a_serializable_unit_that_waited_for_the_key_conflicts_then_replays(database):
+    first = keyed()
+    entered = asyncio.Event()
+
+    async def work(uow: UnitOfWork) -> None:
+        uow.session.add(Product(sku="B", name="b", price=Decimal(1)))
+
+    async def first_request() -> None:
+        with idempotency_scope(first):
+            async with UnitOfWork(database, isolation_level="SERIALIZABLE") as uow:
+                uow.session.add(Product(sku="A", name="a", price=Decimal(1)))
+            entered.set()
+            await asyncio.sleep(0.3)  # the second waits on the key meanwhile
+            await first.finish(ANSWER)
+
+    async def second_request() -> StoredAnswer:
+        await entered.wait()
+        with idempotency_scope(keyed()):
+            with pytest.raises(TransactionConflictError):  # its snapshot misses the new row
+                async with UnitOfWork(database, isolation_level="SERIALIZABLE") as uow:
+                    await work(uow)
+            with pytest.raises(StoredAnswerError) as stored:  # a retry sees it
+                async with UnitOfWork(database, isolation_level="SERIALIZABLE") as uow:
+                    await work(uow)
+        return stored.value.answer
+
+    _, answer = await asyncio.gather(first_request(), second_request())
+    assert answer == ANSWER
+    assert await products(database) == 1
