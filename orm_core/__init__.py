@@ -29,6 +29,13 @@ from orm_core.errors import (
 )
 from orm_core.events import WriteEvent, off, on
 from orm_core.fields import FieldInfo, ModelInfo, model_info
+from orm_core.idempotency import (
+    IdempotencyRecord,
+    IdempotentRequest,
+    StoredAnswer,
+    StoredAnswerError,
+    idempotency_scope,
+)
 from orm_core.lookups import OPERATORS, LookupPath, parse_lookup
 from orm_core.models import (
     NAMING_CONVENTION,
@@ -76,6 +83,8 @@ __all__ = [
     "FieldInfo",
     "Highlight",
     "HybridCache",
+    "IdempotencyRecord",
+    "IdempotentRequest",
     "InvalidQueryError",
     "LockNotAvailableError",
     "LookupPath",
@@ -93,6 +102,8 @@ __all__ = [
     "RelationshipNotLoadedError",
     "SlowQuery",
     "SoftDeleteMixin",
+    "StoredAnswer",
+    "StoredAnswerError",
     "TenantMixin",
     "TenantRequiredError",
     "TimestampMixin",
@@ -109,6 +120,7 @@ __all__ = [
     "create_search_tables",
     "diff",
     "drop_search_tables",
+    "idempotency_scope",
     "instrument",
     "model_info",
     "off",

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orm_core import outbox
+from orm_core import idempotency, outbox
 from orm_core.caching.invalidation import invalidate_written
 from orm_core.database import Database
 from orm_core.errors import CommitUnknownError, OrmError, TransactionError
@@ -146,6 +146,11 @@ class UnitOfWork:
         self._context = SessionContext(unit_of_work=self, tenant=self.tenant, actor=self.actor)
         session.info[CONTEXT_KEY] = self._context
         self._session = session
+        try:
+            await idempotency.join(self)  # an idempotent request's key is claimed first
+        except BaseException:
+            await _shielded(self._close(rollback=True))
+            raise
         return self
 
     async def __aexit__(
@@ -155,6 +160,8 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         failed_inside(self.database, self._replica, exc)  # a lost replica is set aside
+        if not self.read_only and idempotency.hold(self, failed=exc is not None):
+            return  # committed later, together with the request's answer
         try:
             if exc is None and not self.read_only:
                 await self.commit()

@@ -26,6 +26,7 @@ from orm_core import (
 from orm_fastapi.etags import check_if_match, etag_for, matches
 from orm_fastapi.handlers import ERROR_RESPONSES
 from orm_fastapi.health import CONTAINER_STATE_KEY
+from orm_fastapi.idempotency import idempotent
 from orm_fastapi.query import (
     PAGINATION_PARAMS,
     FilterParam,
@@ -211,6 +212,7 @@ class _Endpoints:
             "if_none_match", Annotated[str | None, Header(alias="If-None-Match")], None
         )
         versioned = self.version is not None
+        keyed = [Depends(idempotent)]  # the Idempotency-Key header (setup_orm(idempotency=True))
         errors = dict(ERROR_RESPONSES)
         if versioned:
             errors[412] = {"model": ERROR_RESPONSES[409]["model"], "description": "Stale If-Match"}
@@ -240,19 +242,21 @@ class _Endpoints:
         router.add_api_route(
             "", _signed(self.create_item, create_params), methods=["POST"],
             name=f"{self.name}:create", status_code=201, response_model=self.read_schema,
+            dependencies=keyed,
             responses=_pick(errors, 409, 422, 503), summary=f"Create one of {self.name}",
         )  # fmt: skip
         patch_params = [request, item_id, _kw("payload", Annotated[self.update_schema, Body()])]
         patch_params += ([if_match] if versioned else []) + uow
         router.add_api_route(
             item_path, _signed(self.patch_item, patch_params), methods=["PATCH"],
-            name=f"{self.name}:patch", response_model=self.read_schema,
+            name=f"{self.name}:patch", response_model=self.read_schema, dependencies=keyed,
             responses=_pick(errors, 404, 409, 412, 422, 503), summary=f"Update one of {self.name}",
         )  # fmt: skip
         delete_params = [request, item_id] + ([if_match] if versioned else []) + uow
         router.add_api_route(
             item_path, _signed(self.delete_item, delete_params), methods=["DELETE"],
             name=f"{self.name}:delete", status_code=204, response_class=Response,
+            dependencies=keyed,
             responses=_pick(errors, 404, 409, 412, 422, 503), summary=f"Delete one of {self.name}",
         )  # fmt: skip
         return router

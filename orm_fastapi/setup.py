@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from orm_fastapi.consistency import ConsistencyMiddleware
 from orm_fastapi.handlers import register_error_handlers
 from orm_fastapi.health import CONTAINER_STATE_KEY, health_routes
+from orm_fastapi.idempotency import IdempotencyMiddleware
 from orm_fastapi.wiring import check_wired
 
 IDEMPOTENCY_STATE_KEY = "orm_idempotency"
@@ -30,7 +31,8 @@ def setup_orm(
 
     `health=False` leaves every health route out; `health_dependencies` (FastAPI
     dependencies, such as an API-key check) guard the database health routes but never
-    `/health/live`. `idempotency` is kept on `app.state` for the idempotency layer.
+    `/health/live`. `idempotency=True` makes `crud_router` routes, and routes with the
+    `idempotent` dependency, honour the `Idempotency-Key` header (`IdempotencyMiddleware`).
 
     A module whose injected parameters dependency-injector cannot see (string
     annotations) is refused with a `TypeError` naming the function, rather than
@@ -48,6 +50,9 @@ def setup_orm(
         check_wired(modules)
     setattr(app.state, CONTAINER_STATE_KEY, container)
     setattr(app.state, IDEMPOTENCY_STATE_KEY, idempotency)
+    if idempotency:
+        # inside the error handlers' catch-all: a replayed answer is not an error
+        app.add_middleware(IdempotencyMiddleware)
     register_error_handlers(app)
     if health:
         app.include_router(health_routes(dependencies=health_dependencies))

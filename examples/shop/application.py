@@ -54,7 +54,7 @@ def create_app(
         yield
 
     app = FastAPI(title="Shop", version="1.0", lifespan=lifespan)
-    setup_orm(app, container)
+    setup_orm(app, container, idempotency=True)  # Idempotency-Key on writes
     app.add_exception_handler(ShopError, shop_error_handler)
     # the shop's own routes first: /products/featured must not be taken for /products/{id}
     app.include_router(shop_router(container, units))

@@ -33,6 +33,7 @@ from examples.shop.services import (
     UnitOfWorkFactory,
 )
 from examples.shop.tenancy import UnitsDependency
+from orm_fastapi import idempotent
 
 
 def shop_router(container: ShopContainer, units: UnitsDependency) -> APIRouter:
@@ -119,9 +120,18 @@ def shop_router(container: ShopContainer, units: UnitsDependency) -> APIRouter:
         response.headers["ETag"] = _etag(account.version)
         return AccountOut.model_validate(account)
 
-    @router.post("/transfers", response_model=TransferOut, tags=["accounts"])
+    # a client that times out may retry with the same Idempotency-Key: the money moves once
+    @router.post(
+        "/transfers",
+        response_model=TransferOut,
+        tags=["accounts"],
+        dependencies=[Depends(idempotent)],
+    )
     async def transfer(body: TransferIn, accounts: Accounts) -> TransferOut:
-        """Move money between two accounts; 409 when the source cannot cover it."""
+        """Move money between two accounts; 409 when the source cannot cover it.
+
+        With an `Idempotency-Key`, a retry gets the first answer and moves nothing again.
+        """
         source, target = await accounts.transfer(body.source_id, body.target_id, body.amount)
         return TransferOut(
             source=AccountOut.model_validate(source), target=AccountOut.model_validate(target)

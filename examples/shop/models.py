@@ -11,7 +11,14 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orm_core import NAMING_CONVENTION, Base, TenantMixin, TimestampMixin, VersionMixin
+from orm_core import (
+    NAMING_CONVENTION,
+    Base,
+    IdempotencyRecord,
+    TenantMixin,
+    TimestampMixin,
+    VersionMixin,
+)
 
 
 class ShopBase(Base):
@@ -19,6 +26,11 @@ class ShopBase(Base):
 
     __abstract__ = True
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# the framework's idempotency keys (`Idempotency-Key` on /transfers and /products) live in
+# the shop's database too: its own metadata carries a copy of the table for migrations
+IdempotencyRecord.__table__.to_metadata(ShopBase.metadata)
 
 
 class Product(TenantMixin, TimestampMixin, ShopBase):

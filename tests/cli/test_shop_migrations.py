@@ -25,7 +25,13 @@ async def test_shop_start_up_on_postgres_runs_the_committed_migrations(postgres_
         await database.dispose()
     manager = MigrationManager(postgres_db, ShopBase, MIGRATIONS)
     assert row is not None and row["version_num"] == manager.heads()[0]
-    assert [t["tablename"] for t in tables] == ["accounts", "alembic_version", "orders", "products"]
+    assert [t["tablename"] for t in tables] == [
+        "accounts",
+        "alembic_version",
+        "orders",
+        "orm_idempotency_keys",
+        "products",
+    ]
     assert manager.differences() == []
 
 
@@ -101,7 +107,7 @@ def test_each_tenant_schema_is_upgraded_on_its_own_and_keeps_its_revision(
             await database.dispose()
         return [(r["schemaname"], r["tablename"]) for r in rows]
 
-    names = ["accounts", "alembic_version", "orders", "products"]
+    names = ["accounts", "alembic_version", "orders", "orm_idempotency_keys", "products"]
     assert asyncio.run(tables()) == [("acme", n) for n in names] + [("globex", n) for n in names]
     down = cli("db", "downgrade", "base", "--url", postgres_db, "-d", directory,
                "--schema", "globex")  # fmt: skip
