@@ -20,11 +20,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.params import Depends as DependsMarker
 from fastapi.responses import JSONResponse
 
-from orm_core import Database
+from orm_core import Database, DatabaseUnavailableError
+from orm_fastapi.handlers import SERVER_ERROR_MESSAGES
 
 CONTAINER_STATE_KEY = "orm_container"
 
-UNHEALTHY_DETAIL = "the database is unavailable"
+UNHEALTHY_DETAIL = SERVER_ERROR_MESSAGES[DatabaseUnavailableError]
 
 
 def database_of(request: Request) -> Database:
