@@ -77,7 +77,9 @@ async def test_string_annotations_hiding_a_marker_are_refused_naming_the_functio
         setup_orm(app, AppContainer(), modules=[module])
 
 
-async def test_the_same_module_without_string_annotations_gets_its_service(tmp_path, monkeypatch):
+async def test_the_same_module_without_string_annotations_gets_its_service(
+    tmp_path, monkeypatch
+):
     module = endpoint_module(tmp_path, monkeypatch, "plain_endpoints", ANNOTATED.format(future=""))
     app = FastAPI()
     app.include_router(module.router)
