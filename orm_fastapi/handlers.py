@@ -116,10 +116,25 @@ async def orm_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if status < 500:
         return error_response(status, exc.message, name)
     if status == 503:
-        logger.warning("%s %s: %s: %s", request.method, request.url.path, name, exc.message)
+        logger.warning(
+            "%s %s: %s: %s%s", request.method, request.url.path, name, exc.message, _cause(exc)
+        )
         return error_response(status, server_message(exc), name, **{"Retry-After": "1"})
     logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return error_response(status, server_message(exc), name)
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost cause of `exc` as ` (Class: first line)`, for the log; empty if none."""
+    inner = exc
+    seen = {id(exc)}
+    while inner.__cause__ is not None and id(inner.__cause__) not in seen:
+        inner = inner.__cause__
+        seen.add(id(inner))
+    if inner is exc:
+        return ""
+    text = str(inner).strip().splitlines()
+    return f" ({type(inner).__name__}: {text[0] if text else ''})"
 
 
 def server_message(exc: OrmError) -> str:
