@@ -150,3 +150,22 @@ def test_the_fixed_sentences_name_no_detail():
         DatabaseUnavailableError, QueryTimeoutError, CommitUnknownError, OrmError
     }  # fmt: skip
     assert len(set(SERVER_ERROR_MESSAGES.values())) == len(SERVER_ERROR_MESSAGES)
+
+
+async def test_the_unhealthy_readiness_body_is_the_documented_one():
+    from orm_fastapi.health import Unready
+
+    database = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/x")
+    app = product_app(database)
+    try:
+        response = await get(app, "/health/db")
+        schema = (await get(app, "/openapi.json")).json()
+    finally:
+        await database.dispose()
+    assert response.status_code == 503
+    body = Unready.model_validate(response.json())  # the documented model, nothing else
+    assert set(response.json()) == set(Unready.model_fields)
+    assert body.error == "DatabaseUnavailableError"
+    assert body.detail == SERVER_ERROR_MESSAGES[DatabaseUnavailableError]
+    documented = schema["paths"]["/health/db"]["get"]["responses"]["503"]
+    assert documented["content"]["application/json"]["schema"]["$ref"].endswith("/Unready")
