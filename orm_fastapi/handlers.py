@@ -26,7 +26,6 @@ internals. The message goes to the log instead.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
@@ -36,7 +35,6 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,6 +51,7 @@ from orm_core import (
     QueryTimeoutError,
     TransactionConflictError,
 )
+from orm_fastapi.openapi import document_error_bodies
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +77,6 @@ ERROR_STATUS: dict[type[OrmError], int] = {
     DatabaseUnavailableError: 503,
     QueryTimeoutError: 503,
 }
-
-
-class ErrorBody(BaseModel):
-    """The body of every error answer."""
-
-    detail: str
-    error: str
 
 
 def error_response(status: int, detail: str, error: str, **headers: str) -> JSONResponse:
@@ -235,85 +227,3 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_error_handler)
     app.add_middleware(CatchAllMiddleware)
     document_error_bodies(app)
-
-
-RETRY_AFTER_HEADER: dict[str, Any] = {
-    "description": "Seconds to wait before retrying",
-    "schema": {"type": "string"},
-}
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "The request body could not be read"},
-    404: {"model": ErrorBody, "description": "Not found"},
-    409: {
-        "model": ErrorBody,
-        "description": "Conflict: a duplicate or constraint violation, a concurrent change, "
-        "or a locked row",
-    },
-    412: {"model": ErrorBody, "description": "`If-Match` names a version that is not current"},
-    422: {"model": ErrorBody, "description": "Invalid input (body, path, query or header)"},
-    500: {"model": ErrorBody, "description": "Internal error; the body holds a fixed message"},
-    503: {
-        "model": ErrorBody,
-        "description": "The database is unavailable or did not answer in time; retry later",
-        "headers": {"Retry-After": RETRY_AFTER_HEADER},
-    },
-}
-"""OpenAPI `responses` for the error answers, each with the actual body model."""
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """Return the `ERROR_RESPONSES` entries for `codes`, for a route's `responses=`."""
-    return {code: ERROR_RESPONSES[code] for code in codes}
-
-
-_ERROR_BODY_REF = {"$ref": "#/components/schemas/ErrorBody"}
-_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
-
-
-def document_error_bodies(app: FastAPI) -> None:
-    """Make `app.openapi()` describe the error bodies the handlers really give.
-
-    FastAPI documents its own `{"detail": [...]}` validation body for every 422; the
-    handlers answer with `ErrorBody` instead, so the document says so, and every
-    operation lists the 500 the catch-all answers with.
-    """
-    build = app.openapi
-    done = False
-
-    def openapi() -> dict[str, Any]:
-        nonlocal done
-        schema = build()
-        if not done:
-            _rewrite_error_bodies(schema)
-            done = True
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _rewrite_error_bodies(schema: dict[str, Any]) -> None:
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.setdefault("ErrorBody", ErrorBody.model_json_schema())
-    for path in schema.get("paths", {}).values():
-        for operation in path.values():
-            responses = operation.get("responses") if isinstance(operation, dict) else None
-            if not isinstance(responses, dict):
-                continue
-            if "422" in responses:
-                responses["422"] = _error_response(ERROR_RESPONSES[422]["description"])
-            if "requestBody" in operation:  # Starlette's answer to a body it cannot read
-                responses.setdefault("400", _error_response(ERROR_RESPONSES[400]["description"]))
-            responses.setdefault("500", _error_response(ERROR_RESPONSES[500]["description"]))
-    for name in _FASTAPI_VALIDATION_SCHEMAS:  # drop FastAPI's body once nothing refers to it
-        others = {key: value for key, value in components.items() if key != name}
-        used = json.dumps([schema.get("paths", {}), others])
-        if f'"#/components/schemas/{name}"' not in used:
-            components.pop(name, None)
-
-
-def _error_response(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": dict(_ERROR_BODY_REF)}},
-    }

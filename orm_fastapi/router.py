@@ -24,8 +24,8 @@ from orm_core import (
     model_info,
 )
 from orm_fastapi.etags import check_if_match, etag_for, matches
-from orm_fastapi.handlers import ERROR_RESPONSES
 from orm_fastapi.health import CONTAINER_STATE_KEY
+from orm_fastapi.openapi import ERROR_RESPONSES
 from orm_fastapi.query import (
     PAGINATION_PARAMS,
     FilterParam,
