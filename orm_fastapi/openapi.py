@@ -33,7 +33,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {
         "model": ErrorBody,
         "description": "Conflict: a duplicate or constraint violation, a concurrent change, "
-        "or a locked row",
+        "a locked row, or a transaction the database aborted (retry it)",
     },
     412: {"model": ErrorBody, "description": "`If-Match` names a version that is not current"},
     422: {"model": ErrorBody, "description": "Invalid input (body, path, query or header)"},

@@ -229,13 +229,13 @@ class _Endpoints:
         list_params += uow
         router.add_api_route(
             "", _signed(self.list_items, list_params), methods=["GET"], name=f"{self.name}:list",
-            response_model=self.page_schema, responses=_pick(errors, 422, 500, 503),
+            response_model=self.page_schema, responses=_pick(errors, 409, 422, 500, 503),
             summary=f"List {self.name}", route_class_override=QueryRoute,
         )  # fmt: skip
         get_params = [request, item_id] + ([if_none_match] if versioned else []) + uow
         router.add_api_route(
             item_path, _signed(self.get_item, get_params), methods=["GET"], name=f"{self.name}:get",
-            response_model=self.read_schema, responses=_pick(errors, 304, 404, 422, 500, 503),
+            response_model=self.read_schema, responses=_pick(errors, 304, 404, 409, 422, 500, 503),
             summary=f"Get one of {self.name}",
         )  # fmt: skip
         create_params = [request, _kw("payload", Annotated[self.create_schema, Body()]), *uow]
