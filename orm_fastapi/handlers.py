@@ -226,4 +226,4 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(HTTPException, http_error_handler)
     app.add_middleware(CatchAllMiddleware)
-    document_error_bodies(app)
+    document_error_bodies(app, validation_error_handler)

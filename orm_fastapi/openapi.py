@@ -9,9 +9,11 @@ handlers replace) no longer appears in it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 
@@ -56,12 +58,13 @@ _ERROR_BODY_REF = {"$ref": "#/components/schemas/ErrorBody"}
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
-def document_error_bodies(app: FastAPI) -> None:
+def document_error_bodies(app: FastAPI, validation_handler: Callable[..., Any]) -> None:
     """Make `app.openapi()` describe the error bodies the handlers really give.
 
-    FastAPI documents its own `{"detail": [...]}` validation body for every 422; the
-    handlers answer with `ErrorBody` instead, so the document says so, and every
-    operation lists the 500 the catch-all answers with.
+    FastAPI documents its own `{"detail": [...]}` validation body for every 422; while
+    `validation_handler` answers those with `ErrorBody`, the document says so (an
+    application that registers a handler of its own keeps FastAPI's entry and its own
+    422 entries). Every operation lists the 500 the catch-all answers with.
     """
     build = app.openapi
     done = False
@@ -70,14 +73,15 @@ def document_error_bodies(app: FastAPI) -> None:
         nonlocal done
         schema = build()
         if not done:
-            _rewrite_error_bodies(schema)
+            ours = app.exception_handlers.get(RequestValidationError) is validation_handler
+            _rewrite_error_bodies(schema, validation=ours)
             done = True
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _rewrite_error_bodies(schema: dict[str, Any]) -> None:
+def _rewrite_error_bodies(schema: dict[str, Any], *, validation: bool) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault("ErrorBody", ErrorBody.model_json_schema())
     for path in schema.get("paths", {}).values():
@@ -85,7 +89,7 @@ def _rewrite_error_bodies(schema: dict[str, Any]) -> None:
             responses = operation.get("responses") if isinstance(operation, dict) else None
             if not isinstance(responses, dict):
                 continue
-            if "422" in responses:
+            if validation and _fastapi_validation(responses.get("422")):
                 responses["422"] = _error_response(ERROR_RESPONSES[422]["description"])
             if "requestBody" in operation:  # Starlette's answer to a body it cannot read
                 responses.setdefault("400", _error_response(ERROR_RESPONSES[400]["description"]))
@@ -95,6 +99,15 @@ def _rewrite_error_bodies(schema: dict[str, Any]) -> None:
         used = json.dumps([schema.get("paths", {}), others])
         if f'"#/components/schemas/{name}"' not in used:
             components.pop(name, None)
+
+
+def _fastapi_validation(response: Any) -> bool:
+    """Whether a 422 entry is FastAPI's own (its validation body, or no body at all)."""
+    if not isinstance(response, dict):
+        return False
+    return "content" not in response or "#/components/schemas/HTTPValidationError" in json.dumps(
+        response
+    )
 
 
 def _error_response(description: str) -> dict[str, Any]:

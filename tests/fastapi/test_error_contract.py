@@ -153,3 +153,29 @@ async def test_the_documented_422_is_what_fastapi_validation_answers(shop_databa
         for operation in path.values():
             if "422" in operation["responses"]:
                 assert body_ref(operation["responses"]["422"]) == ERROR_BODY_REF
+
+
+async def test_an_application_with_its_own_validation_handler_keeps_its_422_document():
+    from fastapi import FastAPI
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    from orm_fastapi import register_error_handlers
+
+    app = FastAPI()
+    register_error_handlers(app)
+
+    async def spec_errors(request, exc):
+        return JSONResponse({"errors": {"body": ["invalid"]}}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, spec_errors)
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    async with client_for(app) as client:
+        schema = (await client.get("/openapi.json")).json()
+    responses = schema["paths"]["/items/{item_id}"]["get"]["responses"]
+    assert body_ref(responses["422"]) == "#/components/schemas/HTTPValidationError"
+    assert body_ref(responses["500"]) == ERROR_BODY_REF
