@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable, Sequence
-from datetime import date
-from decimal import Decimal
 from types import ModuleType
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     ARRAY,
+    JSON,
     Column,
     ColumnElement,
     Insert,
@@ -41,6 +39,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from orm_core import fulltext
+from orm_core.checkers import impl_type
 from orm_core.errors import InvalidQueryError
 from orm_core.fulltext import DeclaredVector, SearchRequest, SearchSource, SearchVector
 from orm_core.json_sql import JsonSql, PostgresqlJson, SqliteJson
@@ -333,9 +332,10 @@ class PostgresqlBackend(Backend):
 
     def value_in(self, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
         # one array parameter: the SQL text stays constant (one prepared statement
-        # serves every list length) and no value is ever written into it
-        if _python_type(column) not in _ARRAY_TYPES:
-            return super().value_in(column, values)
+        # serves every list length) and no value is ever written into it, where a NUL
+        # character or a megabyte of text would break the protocol rather than the query
+        if isinstance(impl_type(column.type), JSON):
+            return super().value_in(column, values)  # no equality operator on json
         array = bindparam("values", list(values), type_=ARRAY(column.type), unique=True)
         return column == any_(array)  # type: ignore[no-any-return]
 
@@ -540,9 +540,6 @@ class MysqlBackend(Backend):
         return statement.on_duplicate_key_update({first: first})
 
 
-_ARRAY_TYPES = (int, str, uuid.UUID, Decimal, float, bool, date)
-
-
 # the first key of the two-key advisory locks of outbox topics ("ormo"); two-key locks
 # never collide with an application's one-key (bigint) locks
 _OUTBOX_LOCK_CLASS = 0x6F726D6F
@@ -552,14 +549,6 @@ def _topic_lock_key(topic: str) -> tuple[int, int]:
     """The advisory-lock key of a topic (topics sharing a hash are merely served in turn)."""
     digest = hashlib.blake2b(topic.encode(), digest_size=4, person=b"orm_outbox").digest()
     return _OUTBOX_LOCK_CLASS, int.from_bytes(digest, "big", signed=True)
-
-
-def _python_type(column: Any) -> type | None:
-    try:
-        found: type = column.type.python_type
-    except NotImplementedError:
-        return None
-    return found
 
 
 _BACKENDS: tuple[type[Backend], ...] = (PostgresqlBackend, SqliteBackend, MysqlBackend)

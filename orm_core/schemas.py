@@ -10,7 +10,7 @@ makes it optional with None, meaning "let the database decide").
 
 `optional=True` makes every field optional with default None, for PATCH bodies:
 read the sent fields with `model_dump(exclude_unset=True)`. A NOT NULL column
-still rejects an explicit null.
+still rejects an explicit null, and its JSON schema shows neither null nor a default.
 """
 
 from __future__ import annotations
@@ -103,7 +103,14 @@ def _definition(field: FieldInfo, optional: bool) -> tuple[Any, Any]:
         default = None
     else:
         default = ...
+    if optional and not column.nullable:
+        # left out means "keep"; the document must not suggest that null is a value
+        constraints["json_schema_extra"] = _no_default
     return annotation, PydanticField(default, description=description, **constraints)
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
 
 
 def _merged(found: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:

@@ -14,17 +14,49 @@ guards the three database routes with FastAPI dependencies (an API-key check, sa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.params import Depends as DependsMarker
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from orm_core import Database
+from orm_core import Database, DatabaseUnavailableError
+from orm_fastapi.handlers import SERVER_ERROR_MESSAGES
 
 CONTAINER_STATE_KEY = "orm_container"
 
-UNHEALTHY_DETAIL = "the database is unavailable"
+UNHEALTHY_DETAIL = SERVER_ERROR_MESSAGES[DatabaseUnavailableError]
+
+
+class Liveness(BaseModel):
+    """The liveness answer: the process is up."""
+
+    status: Literal["alive"]
+
+
+class PoolStatus(BaseModel):
+    """The pool's figures in a readiness report."""
+
+    pool_size: int
+    checked_out: int
+    checked_in: int
+    overflow: int
+
+
+class Readiness(BaseModel):
+    """The readiness report: whether the database can take work now."""
+
+    status: Literal["healthy", "saturated", "unhealthy"]
+    response_time_ms: float
+    pool: PoolStatus
+
+
+class Unready(Readiness):
+    """The readiness report of an unreachable database (503), with the error body's fields."""
+
+    detail: str
+    error: str
 
 
 def database_of(request: Request) -> Database:
@@ -71,14 +103,17 @@ def health_routes(*, dependencies: Sequence[Any] = ()) -> APIRouter:
     """
     guards = [_depends(d) for d in dependencies]
     router = APIRouter(tags=["health"])
-    router.add_api_route("/health/live", liveness, methods=["GET"], summary="Liveness")
+    router.add_api_route(
+        "/health/live", liveness, methods=["GET"], summary="Liveness", response_model=Liveness
+    )
     router.add_api_route(
         "/health/db",
         readiness,
         methods=["GET"],
         dependencies=guards,
         summary="Database readiness",
-        responses={503: {"description": "The database is unreachable"}},
+        response_model=Readiness,
+        responses={503: {"model": Unready, "description": "The database is unreachable"}},
     )
     router.add_api_route(
         "/health/db/metrics",

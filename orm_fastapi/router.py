@@ -24,9 +24,9 @@ from orm_core import (
     model_info,
 )
 from orm_fastapi.etags import check_if_match, etag_for, matches
-from orm_fastapi.handlers import ERROR_RESPONSES
 from orm_fastapi.health import CONTAINER_STATE_KEY
 from orm_fastapi.idempotency import idempotent
+from orm_fastapi.openapi import ERROR_RESPONSES
 from orm_fastapi.query import (
     PAGINATION_PARAMS,
     FilterParam,
@@ -215,7 +215,9 @@ class _Endpoints:
         keyed = [Depends(idempotent)]  # the Idempotency-Key header (setup_orm(idempotency=True))
         errors = dict(ERROR_RESPONSES)
         if versioned:
-            errors[412] = {"model": ERROR_RESPONSES[409]["model"], "description": "Stale If-Match"}
+            errors[304] = {"description": "Not modified: `If-None-Match` names this version"}
+        else:
+            del errors[412]  # no version, so no If-Match to be stale
 
         list_params = [
             request,
@@ -229,13 +231,13 @@ class _Endpoints:
         list_params += uow
         router.add_api_route(
             "", _signed(self.list_items, list_params), methods=["GET"], name=f"{self.name}:list",
-            response_model=self.page_schema, responses=_pick(errors, 422, 503),
+            response_model=self.page_schema, responses=_pick(errors, 409, 422, 500, 503),
             summary=f"List {self.name}", route_class_override=QueryRoute,
         )  # fmt: skip
         get_params = [request, item_id] + ([if_none_match] if versioned else []) + uow
         router.add_api_route(
             item_path, _signed(self.get_item, get_params), methods=["GET"], name=f"{self.name}:get",
-            response_model=self.read_schema, responses=_pick(errors, 404, 422, 503),
+            response_model=self.read_schema, responses=_pick(errors, 304, 404, 409, 422, 500, 503),
             summary=f"Get one of {self.name}",
         )  # fmt: skip
         create_params = [request, _kw("payload", Annotated[self.create_schema, Body()]), *uow]
@@ -243,21 +245,23 @@ class _Endpoints:
             "", _signed(self.create_item, create_params), methods=["POST"],
             name=f"{self.name}:create", status_code=201, response_model=self.read_schema,
             dependencies=keyed,
-            responses=_pick(errors, 409, 422, 503), summary=f"Create one of {self.name}",
+            responses=_pick(errors, 409, 422, 500, 503), summary=f"Create one of {self.name}",
         )  # fmt: skip
         patch_params = [request, item_id, _kw("payload", Annotated[self.update_schema, Body()])]
         patch_params += ([if_match] if versioned else []) + uow
         router.add_api_route(
             item_path, _signed(self.patch_item, patch_params), methods=["PATCH"],
             name=f"{self.name}:patch", response_model=self.read_schema, dependencies=keyed,
-            responses=_pick(errors, 404, 409, 412, 422, 503), summary=f"Update one of {self.name}",
+            responses=_pick(errors, 404, 409, 412, 422, 500, 503),
+            summary=f"Update one of {self.name}",
         )  # fmt: skip
         delete_params = [request, item_id] + ([if_match] if versioned else []) + uow
         router.add_api_route(
             item_path, _signed(self.delete_item, delete_params), methods=["DELETE"],
             name=f"{self.name}:delete", status_code=204, response_class=Response,
             dependencies=keyed,
-            responses=_pick(errors, 404, 409, 412, 422, 503), summary=f"Delete one of {self.name}",
+            responses=_pick(errors, 404, 409, 412, 422, 500, 503),
+            summary=f"Delete one of {self.name}",
         )  # fmt: skip
         return router
 

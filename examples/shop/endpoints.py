@@ -33,7 +33,9 @@ from examples.shop.services import (
     UnitOfWorkFactory,
 )
 from examples.shop.tenancy import UnitsDependency
-from orm_fastapi import idempotent
+from orm_fastapi import error_responses, idempotent
+
+NOT_MODIFIED = {304: {"description": "Not modified: `If-None-Match` names this version"}}
 
 
 def shop_router(container: ShopContainer, units: UnitsDependency) -> APIRouter:
@@ -54,7 +56,10 @@ def shop_router(container: ShopContainer, units: UnitsDependency) -> APIRouter:
     Accounts = Annotated[AccountService, Depends(account_service)]
     router = APIRouter()
 
-    @router.post("/products/sync", response_model=SyncResult, tags=["products"])
+    @router.post(
+        "/products/sync", response_model=SyncResult, tags=["products"],
+        responses=error_responses(409, 422, 503),
+    )  # fmt: skip
     async def sync_products(
         items: Annotated[list[ProductSyncItem], Body(max_length=1000)], products: Products
     ) -> SyncResult:
@@ -62,26 +67,38 @@ def shop_router(container: ShopContainer, units: UnitsDependency) -> APIRouter:
         synced = await products.sync(item.model_dump() for item in items)
         return SyncResult(synced=synced)
 
-    @router.get("/products/featured", response_model=list[ProductOut], tags=["products"])
+    @router.get(
+        "/products/featured", response_model=list[ProductOut], tags=["products"],
+        responses=error_responses(422, 503),
+    )  # fmt: skip
     async def featured_products(
         products: Products, n: Annotated[int, Query(ge=1, le=50)] = 3
     ) -> list[Any]:
         """Return up to `n` random products in stock."""
         return [ProductOut.model_validate(p) for p in await products.featured(n)]
 
-    @router.post("/products/{product_id:int}/views", response_model=ViewCount, tags=["products"])
+    @router.post(
+        "/products/{product_id:int}/views", response_model=ViewCount, tags=["products"],
+        responses=error_responses(404, 422, 503),
+    )  # fmt: skip
     async def record_view(product_id: int, products: Products) -> ViewCount:
         """Count one view of a product."""
         product = await products.record_view(product_id)
         return ViewCount(id=product.id, view_count=product.view_count)
 
-    @router.post("/checkout", response_model=OrderOut, status_code=201, tags=["orders"])
+    @router.post(
+        "/checkout", response_model=OrderOut, status_code=201, tags=["orders"],
+        responses=error_responses(404, 409, 422, 503),
+    )  # fmt: skip
     async def checkout(body: CheckoutIn, service: Checkout) -> Any:
         """Buy `quantity` items of a product; 409 when not enough are in stock."""
         order = await service.checkout(body.product_id, body.quantity, body.customer)
         return OrderOut.model_validate(order)
 
-    @router.post("/accounts", response_model=AccountOut, status_code=201, tags=["accounts"])
+    @router.post(
+        "/accounts", response_model=AccountOut, status_code=201, tags=["accounts"],
+        responses=error_responses(409, 422, 503),
+    )  # fmt: skip
     async def open_account(
         body: AccountIn, request: Request, response: Response, accounts: Accounts
     ) -> Any:
@@ -91,7 +108,10 @@ def shop_router(container: ShopContainer, units: UnitsDependency) -> APIRouter:
         response.headers["ETag"] = _etag(account.version)
         return AccountOut.model_validate(account)
 
-    @router.get("/accounts/{account_id:int}", response_model=AccountOut, tags=["accounts"])
+    @router.get(
+        "/accounts/{account_id:int}", response_model=AccountOut, tags=["accounts"],
+        responses={**NOT_MODIFIED, **error_responses(404, 422, 503)},
+    )  # fmt: skip
     async def get_account(
         account_id: int,
         response: Response,
@@ -105,7 +125,10 @@ def shop_router(container: ShopContainer, units: UnitsDependency) -> APIRouter:
         response.headers["ETag"] = _etag(account.version)
         return AccountOut.model_validate(account)
 
-    @router.patch("/accounts/{account_id:int}", response_model=AccountOut, tags=["accounts"])
+    @router.patch(
+        "/accounts/{account_id:int}", response_model=AccountOut, tags=["accounts"],
+        responses=error_responses(404, 409, 412, 422, 503),
+    )  # fmt: skip
     async def update_account(
         account_id: int,
         body: AccountPatch,
@@ -122,11 +145,9 @@ def shop_router(container: ShopContainer, units: UnitsDependency) -> APIRouter:
 
     # a client that times out may retry with the same Idempotency-Key: the money moves once
     @router.post(
-        "/transfers",
-        response_model=TransferOut,
-        tags=["accounts"],
-        dependencies=[Depends(idempotent)],
-    )
+        "/transfers", response_model=TransferOut, tags=["accounts"],
+        dependencies=[Depends(idempotent)], responses=error_responses(404, 409, 422, 503),
+    )  # fmt: skip
     async def transfer(body: TransferIn, accounts: Accounts) -> TransferOut:
         """Move money between two accounts; 409 when the source cannot cover it.
 

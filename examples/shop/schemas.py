@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -33,12 +33,26 @@ class ProductIn(BaseModel):
     category: Category = None
 
 
+def omittable() -> Any:
+    """A PATCH field that may be left out but not sent as null (its column is NOT NULL).
+
+    The schema then documents the field as not nullable, and shows no `null` default.
+    """
+    return Field(default=None, json_schema_extra=_drop_default)
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class ProductPatch(BaseModel):
+    """The fields to change; a field left out keeps its value, only `category` may be null."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    price: Money | None = None
-    stock: Count | None = None
+    name: Name = omittable()
+    price: Money = omittable()
+    stock: Count = omittable()
     category: Category = None
 
 
@@ -76,7 +90,7 @@ class AccountPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    owner: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    owner: Annotated[str, Field(min_length=1, max_length=100)] = omittable()
     email: Annotated[str | None, Field(max_length=200)] = None
 
 

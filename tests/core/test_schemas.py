@@ -116,6 +116,15 @@ def test_optional_makes_every_field_optional_for_patch_bodies():
     assert patch(category=None).category is None
 
 
+def test_an_optional_schema_documents_null_only_where_the_column_takes_it():
+    properties = schema_for(Product, optional=True, exclude=["id"]).model_json_schema()[
+        "properties"
+    ]
+    assert properties["name"]["type"] == "string"
+    assert "default" not in properties["name"] and "anyOf" not in properties["name"]
+    assert {"type": "null"} in properties["category"]["anyOf"]
+
+
 def test_name_include_and_exclude():
     schema = schema_for(Product, name="ProductOut", include=["id", "name"])
     assert schema.__name__ == "ProductOut" and set(schema.model_fields) == {"id", "name"}

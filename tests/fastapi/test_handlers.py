@@ -60,7 +60,6 @@ async def call(app: FastAPI, method: str = "GET", headers: dict | None = None) -
         (InvalidQueryError("unknown field 'colour' for Product"), 422),
         (ConstraintError("an integrity constraint was violated"), 409),
         (TransactionConflictError("the transaction was aborted by a concurrent conflict"), 409),
-        (DatabaseUnavailableError("the database is unavailable"), 503),
     ],
 )
 async def test_mapped_errors_answer_their_status_with_the_message(error, status):
