@@ -44,16 +44,22 @@ class TortoisePeer(Peer):
     }
 
     async def start(self, url: URL) -> None:
-        await Tortoise.init(
-            db_url=tortoise_url(url), modules={"models": ["benchmarks.peers.tortoise_models"]}
-        )
+        # Tortoise caches each model's SQL by connection name, not by dialect: a name per
+        # backend keeps PostgreSQL's placeholders away from SQLite in the same process
+        self.connection = f"peers_{url.get_backend_name()}"
+        models = {"models": ["benchmarks.peers.tortoise_models"],
+                  "default_connection": self.connection}
+        await Tortoise.init(config={
+            "connections": {self.connection: tortoise_url(url)},
+            "apps": {"models": models},
+        })
 
     async def stop(self) -> None:
         await Tortoise.close_connections()
 
     async def release(self) -> None:
         # the client opens its pool again on the next query
-        await Tortoise.get_connection("default").close()
+        await Tortoise.get_connection(self.connection).close()
 
     async def get(self, id: int) -> tuple[int, str]:
         item = await TortoiseItem.get(id=id)
