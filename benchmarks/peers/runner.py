@@ -86,31 +86,24 @@ class Bench:
                 await conn.execute(text("PRAGMA journal_mode=WAL"))
             await conn.run_sync(PeersBase.metadata.drop_all)
             await conn.run_sync(PeersBase.metadata.create_all)
-        rows = (seed_row(i) for i in range(1, self.sizes.seed + 1))
-        if self.dialect == "postgresql":
-            await self._copy_seed(rows)
-            return
-        batch: list[dict[str, Any]] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == 50_000:
-                await self._insert(batch)
-                batch = []
-        if batch:
-            await self._insert(batch)
-
-    async def _insert(self, batch: list[dict[str, Any]]) -> None:
+        for start in range(1, self.sizes.seed + 1, 100_000):
+            stop = min(start + 100_000, self.sizes.seed + 1)
+            batch = [seed_row(i) for i in range(start, stop)]
+            if self.dialect == "postgresql":
+                await self._copy(batch)
+            else:
+                async with self.engine.begin() as conn:
+                    await conn.execute(insert(ITEMS_TABLE), batch)
         async with self.engine.begin() as conn:
-            await conn.execute(insert(ITEMS_TABLE), batch)
+            await conn.execute(text(f"ANALYZE {ITEMS_TABLE.name}"))
 
-    async def _copy_seed(self, rows: Any) -> None:
+    async def _copy(self, batch: list[dict[str, Any]]) -> None:
         dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
         conn = await asyncpg.connect(dsn)
         try:
             columns = [c.name for c in ITEMS_TABLE.columns]
-            records = [tuple(row[c] for c in columns) for row in rows]
+            records = [tuple(row[c] for c in columns) for row in batch]
             await conn.copy_records_to_table(ITEMS_TABLE.name, records=records, columns=columns)
-            await conn.execute(f"ANALYZE {ITEMS_TABLE.name}")
         finally:
             await conn.close()
 
