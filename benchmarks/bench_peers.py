@@ -52,7 +52,11 @@ async def run_backend(url: URL, sizes: Sizes, peers: list[Peer]) -> list[Outcome
     for peer in peers:
         await peer.start(url)
     try:
-        return [await bench.run(work, peers) for work in bench.works()]
+        outcomes = []
+        for work in bench.works():
+            outcomes.append(await bench.run(work, peers))
+            print(f"{bench.dialect}: {work.name} done", file=sys.stderr, flush=True)
+        return outcomes
     finally:
         for peer in peers:
             await peer.stop()

@@ -78,24 +78,36 @@ def chart(results: dict[str, list[Outcome]], peers: list[Peer], path: Path, titl
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
     names = [p.name for p in peers]
-    fig, axes = plt.subplots(1, len(results), figsize=(7 * len(results), 6.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(results), figsize=(7 * len(results), 7), squeeze=False)
     height = 0.8 / len(names)
+    ticks = [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000]
     for ax, (dialect, outcomes) in zip(axes[0], results.items(), strict=True):
         for k, name in enumerate(names):
             ys = [i + (k - (len(names) - 1) / 2) * height for i in range(len(outcomes))]
-            ax.barh(ys, [o.ratio(name) for o in outcomes], height=height, label=name)
+            ratios = [o.ratio(name) for o in outcomes]
+            ax.barh(ys, ratios, height=height, label=name)
+            for y, ratio, outcome in zip(ys, ratios, outcomes, strict=True):
+                lost = outcome.lost.get(name)
+                if lost and max(lost) > 0:
+                    ax.annotate(f" lost {_median_int(lost)}", (ratio, y), va="center",
+                                fontsize="x-small")
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_yticks(range(len(outcomes)), [o.work for o in outcomes])
         ax.invert_yaxis()
         ax.set_title(dialect)
         ax.set_xlabel(f"time relative to hand-written {BASELINE} (log scale, lower is faster)")
-        ax.grid(axis="x", which="both", alpha=0.3)
-    axes[0][0].legend(loc="lower right", fontsize="small")
+        ax.grid(axis="x", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(names), fontsize="small")
     fig.suptitle(title, fontsize="medium")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
