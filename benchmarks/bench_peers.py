@@ -7,11 +7,12 @@ work of `benchmarks.peers.runner` on PostgreSQL (a private database next to
 process, interleaved round by round. The table gives each peer's time relative to the
 hand-written ORM; the chart goes to `PEERS_CHART` (default docs/benchmarks-peers.png).
 `PEERS_SCALE` (default 1) scales the table and batch sizes, `PEERS_ROUNDS` (default 5)
-sets the timed rounds.
+sets the timed rounds, and `PEERS_JSON`, when set, names a file for every round's times.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -92,6 +93,12 @@ async def run_all(sizes: Sizes) -> dict[str, list[Outcome]]:
     return results
 
 
+def save_raw(results: dict[str, list[Outcome]], path: Path) -> None:
+    """Write every round's times, lost updates and problems as JSON."""
+    raw = {d: [vars(o) for o in outcomes] for d, outcomes in results.items()}
+    path.write_text(json.dumps(raw, indent=1))
+
+
 async def main() -> None:
     """Run the peers, print the tables and footnotes, write the chart."""
     warnings.filterwarnings("ignore", category=sa_exc.SAWarning)  # SQLite and Decimal
@@ -110,6 +117,8 @@ async def main() -> None:
     CHART.parent.mkdir(parents=True, exist_ok=True)
     report.chart(results, peers, CHART, heading)
     print(f"\nchart written to {CHART}")
+    if os.environ.get("PEERS_JSON"):
+        save_raw(results, Path(os.environ["PEERS_JSON"]))
     if problems:
         print("\nwrong results:\n" + "\n".join(problems))
         sys.exit(1)
