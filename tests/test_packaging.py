@@ -9,6 +9,7 @@ import pytest
 
 OPTIONAL = [
     "fastapi", "dependency_injector", "typer", "click", "rich", "faker", "alembic", "opentelemetry",
+    "advanced_alchemy", "tortoise", "sqlmodel", "matplotlib",
 ]  # fmt: skip
 
 

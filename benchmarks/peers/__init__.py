@@ -1,0 +1,1 @@
+"""The peers benchmark: the same work through this framework and through its peers."""
