@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from orm_core.audit import AuditLog, key_text
 from orm_core.errors import InvalidQueryError, NotFoundError
@@ -142,12 +142,14 @@ async def _counted_slice(
     limit: int | None,
     offset: int | None,
 ) -> tuple[list[Any], int]:
-    """A slice and the total of every match, in one statement: `count(*) OVER ()`.
+    """A slice and the total of every match, in one statement.
 
-    Only a slice that comes back empty (past the end, or `limit=0`) costs a second
-    statement, a COUNT, since no row carried the total.
+    The total is an uncorrelated scalar subquery, evaluated once per statement: unlike
+    `count(*) OVER ()`, it never makes the database build and sort every matching row just
+    to count them (the count may use an index alone). Only a slice that comes back empty
+    (past the end, or `limit=0`) costs a second statement, since no row carried the total.
     """
-    total = func.count().over().label("orm_total")
+    total = count_statement(target, found).correlate(None).scalar_subquery().label("orm_total")
     statement = _sliced(select(target.model, total).where(*found), limit, offset)
     statement = with_load(ordered(target, statement, order_by), target, load)
     rows = await fetch_rows(target, statement)

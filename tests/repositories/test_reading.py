@@ -194,6 +194,18 @@ async def test_paginate_returns_pages_with_totals(database):
     assert mapped.items[0] == "SKU-000041" and mapped.total == 45
 
 
+async def test_paginate_counts_with_one_subquery_not_a_window_over_every_match(database):
+    # `count(*) OVER ()` made the database build and sort every match to count them
+    await seed_products(database, 25)
+    async with ShopUoW(database) as uow:
+        with recorded(database) as log:
+            page = await uow.products.paginate(page=2, page_size=10, price__gt=Decimal("0.05"))
+    assert [p.sku for p in page.items] == [f"SKU-{n:06d}" for n in range(16, 26)]
+    assert page.total == 20
+    assert len(log.queries) == 1
+    assert " OVER " not in log.queries[0].upper()
+
+
 async def test_paginate_pages_never_overlap_when_the_order_has_ties(database):
     await seed_products(database, 30, stock=5)
     async with ShopUoW(database) as uow:
