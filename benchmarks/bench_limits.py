@@ -385,7 +385,8 @@ async def bench_reads(db: Database) -> list[Result]:
         for _ in range(PAGES):
             async with UnitOfWork(db, read_only=True) as uow:
                 after = page.next_cursor
-                page = await uow.repository(AsyncRepository[Author]).paginate_cursor(after=after, limit=50)
+                repo = uow.repository(AsyncRepository[Author])
+                page = await repo.paginate_cursor(after=after, limit=50)
                 assert len(page.items) == 50
 
     async def page_theirs() -> None:
@@ -400,7 +401,8 @@ async def bench_reads(db: Database) -> list[Result]:
     async def load_ours() -> None:
         for _ in range(READ_CALLS // 8):
             async with UnitOfWork(db, read_only=True) as uow:
-                found = await uow.repository(AsyncRepository[Author]).list(limit=100, load=["books", "awards"])
+                repo = uow.repository(AsyncRepository[Author])
+                found = await repo.list(limit=100, load=["books", "awards"])
                 assert sum(len(a.books) for a in found) > 0
 
     async def load_theirs() -> None:
