@@ -51,6 +51,7 @@ COUNTER_CALLS = 40
 SAMPLE_ROWS = 1_000_000
 SAMPLE_CALLS = 50
 READ_CALLS = 200
+POOL_SIZE = 20  # the server is shared: 50 tasks queue on 20 connections, on both sides
 PAGES = 30  # of 50 authors, of 2,000
 
 
@@ -468,7 +469,7 @@ async def main() -> None:
     """Run every case on a private PostgreSQL database; print one table."""
     name = f"bench_limits_{uuid.uuid4().hex[:10]}"
     await _admin(f'CREATE DATABASE "{name}"')
-    db = Database(make_url(POSTGRES_URL).set(database=name), pool_size=TASKS + 5, max_overflow=0)
+    db = Database(make_url(POSTGRES_URL).set(database=name), pool_size=POOL_SIZE, max_overflow=0)
     try:
         async with db.engine.begin() as conn:
             await conn.run_sync(LimitsBase.metadata.create_all)
