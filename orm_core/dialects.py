@@ -30,6 +30,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    select,
     text,
 )
 from sqlalchemy import exc as sa_exc
@@ -41,6 +42,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from orm_core import fulltext
+from orm_core.checkers import impl_type
 from orm_core.errors import InvalidQueryError
 from orm_core.fulltext import DeclaredVector, SearchRequest, SearchSource, SearchVector
 from orm_core.json_sql import JsonSql, PostgresqlJson, SqliteJson
@@ -225,6 +227,16 @@ class Backend:
         """`statement` leaving the existing row alone on a conflict over `conflict`."""
         return statement.on_conflict_do_nothing(index_elements=conflict)
 
+    # -- rows as column arrays ------------------------------------------------------------
+
+    def array_rows(self, table: Table, column_keys: Sequence[str]) -> Select[Any] | None:
+        """A SELECT yielding rows given as one array parameter per column (None: not here).
+
+        The parameters are named by `array_parameter(i)` in `column_keys` order; an
+        INSERT (or upsert) built on it writes a whole batch in one statement.
+        """
+        return None
+
     # -- bulk inserts and estimates -------------------------------------------------------
 
     async def copy_records(
@@ -338,6 +350,24 @@ class PostgresqlBackend(Backend):
             return super().value_in(column, values)
         array = bindparam("values", list(values), type_=ARRAY(column.type), unique=True)
         return column == any_(array)  # type: ignore[no-any-return]
+
+    def array_rows(self, table: Table, column_keys: Sequence[str]) -> Select[Any] | None:
+        """`SELECT … FROM unnest($1::type[], $2::type[], …)`: one typed array per column.
+
+        The SQL text is the same whatever the number of rows (one prepared statement,
+        no bind-parameter limit), and the server plans the batch once.
+        """
+        if self.dialect.driver != "asyncpg":
+            return None
+        columns = [table.c[key] for key in column_keys]
+        if any(isinstance(impl_type(c.type), ARRAY) for c in columns):
+            return None  # unnest would flatten an array column's values
+        arrays = [
+            bindparam(array_parameter(i), type_=ARRAY(c.type)) for i, c in enumerate(columns)
+        ]
+        names = [f"c{i}" for i in range(len(columns))]
+        rows = func.unnest(*arrays).table_valued(*names).render_derived()
+        return select(*(rows.c[name] for name in names))
 
     async def copy_records(
         self,
@@ -541,6 +571,11 @@ class MysqlBackend(Backend):
 
 
 _ARRAY_TYPES = (int, str, uuid.UUID, Decimal, float, bool, date)
+
+
+def array_parameter(index: int) -> str:
+    """The name of the array parameter carrying the values of a row source's `index`th column."""
+    return f"orm_rows_{index}"
 
 
 # the first key of the two-key advisory locks of outbox topics ("ormo"); two-key locks

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 
+from orm_core.dialects import array_parameter
 from orm_core.errors import InvalidQueryError, OrmError
 from orm_core.fields import Default, ModelInfo
 
@@ -107,6 +108,20 @@ class RowPlan:
             ]
         except InvalidQueryError as exc:
             raise self._located(exc, rows) from exc.__cause__
+
+    def arrays(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+        """Checked rows as one list per column, defaults filled in, named for `array_rows`.
+
+        The lists are in `column_keys` order; SQLAlchemy bind-processes their items.
+        """
+        count = len(rows)
+        columns = [[row[key] for row in rows] for key in self.keys]
+        for default, _process in self.defaults:
+            if default.per_statement:
+                columns.append([default.produce()] * count)
+            else:
+                columns.append([default.produce() for _ in range(count)])
+        return {array_parameter(i): values for i, values in enumerate(columns)}
 
     def check(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Return one row's stored values keyed by field."""

@@ -38,6 +38,8 @@ from orm_repositories._values import check_values
 
 # Rows handed to one executemany call: bounds memory, not bind parameters.
 UPSERT_BATCH_SIZE = 5_000
+# Rows in one statement over column arrays (its parameters are one per column).
+ARRAY_BATCH_SIZE = 20_000
 
 
 async def upsert(
@@ -132,25 +134,33 @@ async def upsert_many(
         connection = await write_connection(target)
         for keys, group in groups.items():
             updates = _updates_for(info, keys, conflict, chosen)
-            statement = _statement(target, target.table, conflict, updates)
             plan = row_plan(info, target.table, connection.dialect, keys)
+            source = _array_source(target, plan)
+            statement = _statement(target, target.table, conflict, updates, source=source)
             shape = ("upsert", tuple(conflict), tuple(updates))
-            for start in range(0, len(group), UPSERT_BATCH_SIZE):
-                batch = group[start : start + UPSERT_BATCH_SIZE]
+            size = ARRAY_BATCH_SIZE if source is not None else UPSERT_BATCH_SIZE
+            for start in range(0, len(group), size):
+                batch = group[start : start + size]
                 await before(target, "create", batch)
+                if source is None and not checked_out and updates:
+                    await write_rows(
+                        connection, target.backend, plan, statement, batch,
+                        copy=False, stored=True, shape=shape,
+                    )  # fmt: skip
+                    written += len(batch)
+                    continue
+                # one statement for the batch: the column arrays, or executemany of the rows
+                params = plan.arrays(batch) if source is not None else plan.checked(batch)
                 if checked_out:
                     written += await _reported_batch(
-                        target, connection, statement, plan, batch, conflict, updates, report
+                        target, connection, statement, params, batch, conflict, updates, report
                     )
-                    continue
-                if not updates:
-                    written += await _insert_new(target, connection, statement, plan, batch)
-                    continue
-                await write_rows(
-                    connection, target.backend, plan, statement, batch,
-                    copy=False, stored=True, shape=shape,
-                )  # fmt: skip
-                written += len(batch)
+                elif not updates:
+                    written += await _insert_new(target, connection, statement, params)
+                else:
+                    with translating():
+                        await connection.execute(statement, params)
+                    written += len(batch)
     await reload_held(target, holds_values(conflict, list(collapsed)))
     return written
 
@@ -159,7 +169,7 @@ async def _reported_batch(
     target: Target,
     connection: Any,
     statement: Any,
-    plan: RowPlan,
+    params: Any,
     batch: list[dict[str, Any]],
     conflict: list[str],
     updates: list[str],
@@ -183,7 +193,7 @@ async def _reported_batch(
             held[tuple(values[k] for k in conflict)] = (key, values)
     names = {field.column.key: key for key, field in info.fields.items()}
     with translating():
-        result = await connection.execute(statement.returning(*table.c), plan.checked(batch))
+        result = await connection.execute(statement.returning(*table.c), params)
     created, updated, returned = [], [], set()
     written = [*updates, *managed_values(info, updates)]
     for row in result.mappings():
@@ -209,22 +219,33 @@ def _keys_in(target: Target, columns: list[Any], keys: Sequence[tuple[Any, ...]]
     return tuple_(*columns).in_(keys)
 
 
-async def _insert_new(
-    target: Target, connection: Any, statement: Any, plan: RowPlan, rows: list[dict[str, Any]]
-) -> int:
+async def _insert_new(target: Target, connection: Any, statement: Any, params: Any) -> int:
     """Insert the rows whose key is new, leaving the others untouched; return how many.
 
-    The rows a `DO NOTHING` insert wrote come back through RETURNING (SQLAlchemy's
-    batched executemany); without RETURNING the driver's row count is taken.
+    The rows a `DO NOTHING` insert wrote come back through RETURNING (one statement
+    over column arrays, or SQLAlchemy's batched executemany); without RETURNING the
+    driver's row count is taken.
     """
     if not target.backend.upsert_returning:
         with translating():
-            result = await connection.execute(statement, plan.checked(rows))
+            result = await connection.execute(statement, params)
         return int(result.rowcount)
     key = [f.column for f in target.info.primary_key]
     with translating():
-        result = await connection.execute(statement.returning(*key), plan.checked(rows))
+        result = await connection.execute(statement.returning(*key), params)
     return len(result.all())
+
+
+def _array_source(target: Target, plan: RowPlan) -> tuple[Sequence[str], Any] | None:
+    """The rows as column arrays where the backend takes them (None: send rows).
+
+    Only when every omitted column's default is known in Python: an INSERT … SELECT
+    would evaluate a default SQLAlchemy computes once for the whole statement.
+    """
+    if not plan.python_only:
+        return None
+    rows = target.backend.array_rows(target.table, plan.column_keys)
+    return None if rows is None else (plan.column_keys, rows)
 
 
 def conflict_names(target: Target, conflict_fields: Any) -> list[str]:
@@ -330,13 +351,23 @@ def _updates_for(
     return [k for k in names if k not in conflict and k not in pk]
 
 
-def _statement(target: Target, into: Any, conflict: list[str], updates: list[str]) -> Any:
+def _statement(
+    target: Target,
+    into: Any,
+    conflict: list[str],
+    updates: list[str],
+    *,
+    source: tuple[Sequence[str], Any] | None = None,
+) -> Any:
+    """The upsert of rows given as VALUES, or selected from `source` (column keys, SELECT)."""
     info = target.info
     backend = target.backend
     fields = info.fields
     conflict_columns = [fields[k].column for k in conflict]
     managed = managed_values(info, updates) if updates else {}
     insert = backend.upsert_insert(into)
+    if source is not None:
+        insert = insert.from_select(*source)
     if not updates:
         # nothing to change: leave the existing row alone, neither rewritten nor locked
         return backend.on_conflict_nothing(insert, conflict_columns)
