@@ -21,6 +21,7 @@ from sqlalchemy import (
     ARRAY,
     Column,
     ColumnElement,
+    Float,
     Insert,
     Integer,
     Select,
@@ -227,6 +228,15 @@ class Backend:
         """`statement` leaving the existing row alone on a conflict over `conflict`."""
         return statement.on_conflict_do_nothing(index_elements=conflict)
 
+    # -- random draws ---------------------------------------------------------------------
+
+    def draws(self, fractions: Sequence[float]) -> Any:
+        """A table of `fractions` (column `u`) numbered in order (column `seq`); None: not here.
+
+        It lets one statement turn uniform draws into probes and read the rows they hit.
+        """
+        return None
+
     # -- rows as column arrays ------------------------------------------------------------
 
     def array_rows(self, table: Table, column_keys: Sequence[str]) -> Select[Any] | None:
@@ -350,6 +360,11 @@ class PostgresqlBackend(Backend):
             return super().value_in(column, values)
         array = bindparam("values", list(values), type_=ARRAY(column.type), unique=True)
         return column == any_(array)  # type: ignore[no-any-return]
+
+    def draws(self, fractions: Sequence[float]) -> Any:
+        """`unnest(:fractions) WITH ORDINALITY`: one array parameter, whatever the count."""
+        array = bindparam("draws", list(fractions), type_=ARRAY(Float()), unique=True)
+        return func.unnest(array).table_valued("u", with_ordinality="seq").render_derived()
 
     def array_rows(self, table: Table, column_keys: Sequence[str]) -> Select[Any] | None:
         """`SELECT … FROM unnest($1::type[], $2::type[], …)`: one typed array per column.

@@ -8,7 +8,9 @@ keys; taking hits in draw order and skipping repeats draws without replacement,
 so the result is a uniform random subset.
 
 `min` and `max` of the key are index endpoint reads, so an unfiltered call costs a
-few index lookups however large the table is. Probing stops after a budget of
+few index lookups however large the table is; where the backend takes an array of
+draws (PostgreSQL), the bounds, the probes and the rows they hit are one statement,
+one round trip. Probing stops after a budget of
 `16 * n + 64` probes (rows matching the filters are then sparser than about one
 key in sixteen of the key range); the rows still missing are taken with
 `ORDER BY random() LIMIT k` over the matching rows, which is uniform too but reads
@@ -22,7 +24,7 @@ import random as _random
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import BigInteger, ColumnElement, cast, func, select
 
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import FieldInfo
@@ -71,27 +73,75 @@ async def _probe(
     target: Target, key: FieldInfo, n: int, conditions: Sequence[ColumnElement[bool]]
 ) -> list[Any]:
     column = key.attribute
-    bounds = (await execute(target, select(func.min(column), func.max(column)))).one()
-    low, high = tuple(bounds)
-    if low is None:
-        return []
-    found: dict[int, Any] = {}
+    bounds: tuple[Any, Any] | None = None
+    found: dict[Any, Any] = {}
     budget = PROBES_PER_ROW * n + PROBE_FLOOR
     hit_rate = 1.0
     while len(found) < n and budget > 0:
         missing = n - len(found)
         size = min(budget, _MAX_BATCH, math.ceil(missing / hit_rate * 1.25) + 8)
         budget -= size
-        probes = [rng.randint(low, high) for _ in range(size)]
-        rows = await _fetch_keys(target, sorted(set(probes)), conditions)
-        for probe in probes:
-            if probe in rows and probe not in found:
-                found[probe] = rows[probe]
-                if len(found) == n:
-                    break
-        hits = sum(1 for probe in probes if probe in rows)
-        hit_rate = max(hits / size, 1 / PROBES_PER_ROW)
+        # a probe is low + floor(u * (high - low + 1)): uniform over the key range
+        fractions = [rng.random() for _ in range(size)]
+        source = target.backend.draws(fractions)
+        if source is not None:
+            hits = await _hits_drawn(target, column, source, conditions)
+        else:
+            bounds = bounds or await _bounds(target, column)
+            hits = await _hits_probed(target, bounds, fractions, conditions)
+        if not hits and not found and bounds is None:
+            bounds = await _bounds(target, column)  # nothing hit: maybe nothing is there
+        if bounds is not None and bounds[0] is None:
+            return []
+        for entity in hits:
+            found.setdefault(pk_of(target.info, entity), entity)
+            if len(found) == n:
+                break
+        hit_rate = max(len(hits) / size, 1 / PROBES_PER_ROW)
     return list(found.values())
+
+
+async def _bounds(target: Target, column: Any) -> tuple[Any, Any]:
+    """The smallest and largest key: two index endpoint reads."""
+    row = (await execute(target, select(func.min(column), func.max(column)))).one()
+    low, high = tuple(row)
+    return low, high
+
+
+async def _hits_drawn(
+    target: Target, column: Any, draws: Any, conditions: Sequence[ColumnElement[bool]]
+) -> list[Any]:
+    """Bounds, probes and their rows in one statement: the rows hit, in draw order, once each.
+
+    The bounds are scalar subqueries (read once, from the key index); each draw is one
+    primary-key lookup.
+    """
+    low = select(func.min(column)).scalar_subquery()
+    high = select(func.max(column)).scalar_subquery()
+    probe = low + cast(func.floor(draws.c.u * (high - low + 1)), BigInteger)
+    statement = (
+        select(target.model)
+        .join(draws, column == probe)
+        .where(*conditions)
+        .order_by(draws.c.seq)
+    )
+    # unique(): a key drawn twice counts once, at its first draw
+    return await fetch_all(target, statement)
+
+
+async def _hits_probed(
+    target: Target,
+    bounds: tuple[Any, Any],
+    fractions: Sequence[float],
+    conditions: Sequence[ColumnElement[bool]],
+) -> list[Any]:
+    """The rows the draws hit, probed by key once the bounds are known, in draw order."""
+    low, high = bounds
+    if low is None:
+        return []
+    probes = [low + math.floor(u * (high - low + 1)) for u in fractions]
+    rows = await _fetch_keys(target, sorted(set(probes)), conditions)
+    return [rows[p] for p in dict.fromkeys(probes) if p in rows]
 
 
 async def _fetch_keys(
