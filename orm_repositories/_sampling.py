@@ -120,10 +120,7 @@ async def _hits_drawn(
     high = select(func.max(column)).scalar_subquery()
     probe = low + cast(func.floor(draws.c.u * (high - low + 1)), BigInteger)
     statement = (
-        select(target.model)
-        .join(draws, column == probe)
-        .where(*conditions)
-        .order_by(draws.c.seq)
+        select(target.model).join(draws, column == probe).where(*conditions).order_by(draws.c.seq)
     )
     # unique(): a key drawn twice counts once, at its first draw
     return await fetch_all(target, statement)

@@ -24,9 +24,9 @@ from orm_repositories._changes import Wanted, after, before, locked_rows, stored
 from orm_repositories._keys import chunks, pk_of, pk_of_values
 from orm_repositories._managed import managed_values
 from orm_repositories._reload import holds_values, reload_held
-from orm_repositories._rows import RowPlan, row_plan
+from orm_repositories._rows import RowPlan, compiled_arrays, row_plan
 from orm_repositories._select import scope_criteria
-from orm_repositories._send import write_rows
+from orm_repositories._send import translated, write_rows
 from orm_repositories._target import (
     Target,
     execute_write,
@@ -142,25 +142,24 @@ async def upsert_many(
             for start in range(0, len(group), size):
                 batch = group[start : start + size]
                 await before(target, "create", batch)
-                if source is None and not checked_out and updates:
-                    await write_rows(
-                        connection, target.backend, plan, statement, batch,
-                        copy=False, stored=True, shape=shape,
-                    )  # fmt: skip
+                if not checked_out and updates:
+                    if source is None:
+                        await write_rows(
+                            connection, target.backend, plan, statement, batch,
+                            copy=False, stored=True, shape=shape,
+                        )  # fmt: skip
+                    else:
+                        await _write_arrays(connection, plan, statement, batch, shape)
                     written += len(batch)
                     continue
                 # one statement for the batch: the column arrays, or executemany of the rows
-                params = plan.arrays(batch) if source is not None else plan.checked(batch)
+                params = plan.checked(batch) if source is None else plan.arrays(batch)
                 if checked_out:
                     written += await _reported_batch(
                         target, connection, statement, params, batch, conflict, updates, report
                     )
-                elif not updates:
-                    written += await _insert_new(target, connection, statement, params)
                 else:
-                    with translating():
-                        await connection.execute(statement, params)
-                    written += len(batch)
+                    written += await _insert_new(target, connection, statement, params)
     await reload_held(target, holds_values(conflict, list(collapsed)))
     return written
 
@@ -236,6 +235,25 @@ async def _insert_new(target: Target, connection: Any, statement: Any, params: A
     return len(result.all())
 
 
+async def _write_arrays(
+    connection: Any,
+    plan: RowPlan,
+    statement: Any,
+    batch: list[dict[str, Any]],
+    shape: tuple[Any, ...],
+) -> None:
+    """Run an upsert over column arrays: compiled once, its arrays sent to the driver as
+    they are (SQLAlchemy binds them under a schema translation or when it cannot be)."""
+    found = None if translated(connection) else compiled_arrays(
+        plan, statement, connection.dialect, ("arrays", *shape)
+    )  # fmt: skip
+    with translating():
+        if found is None:
+            await connection.execute(statement, plan.arrays(batch))
+        else:
+            await connection.exec_driver_sql(found.sql, found.parameters(plan.driver_arrays(batch)))
+
+
 def _array_source(target: Target, plan: RowPlan) -> tuple[Sequence[str], Any] | None:
     """The rows as column arrays where the backend takes them (None: send rows).
 
@@ -276,34 +294,60 @@ def conflict_names(target: Target, conflict_fields: Any) -> list[str]:
 def _collapsed(
     target: Target, rows: Iterable[Mapping[str, Any]], names: list[str]
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Check every row's values; keep the last row of each conflict key."""
-    collapsed: dict[tuple[Any, ...], dict[str, Any]] = {}
-    stores: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
+    """Check every row's values; keep the last row of each conflict key.
+
+    Rows holding the same fields are checked a column at a time; the first failing row
+    is then found and named row by row.
+    """
     info = target.info
     tenant_key = info.tenant.key if info.tenant is not None else None
+    listed: list[Mapping[str, Any]] = []
+    groups: dict[tuple[str, ...], list[int]] = {}
     for index, row in enumerate(rows):
-        if not isinstance(row, Mapping):
+        if type(row) is not dict and not isinstance(row, Mapping):
             raise InvalidQueryError("upsert_many rows must be dicts of field values")
         if tenant_key is not None:
             stamped = tenant_value(target.tenant, info.model, row.get(tenant_key))
             row = {**row, tenant_key: stamped}
+        listed.append(row)
         keys = tuple(row)
-        plan = stores.get(keys)
-        if plan is None:
+        positions = groups.get(keys)
+        if positions is None:
             missing = [k for k in names if k not in row]
             if missing:
                 raise InvalidQueryError(
                     f"every upsert row needs its conflict fields; missing {missing}"
                 )
-            plan = stores[keys] = [(k, info.field(k).store) for k in keys]
+            for key in keys:
+                info.field(key)
+            positions = groups[keys] = []
+        positions.append(index)
+    checked: list[dict[str, Any]] = [{}] * len(listed)
+    try:
+        for keys, positions in groups.items():
+            group = [listed[i] for i in positions]
+            columns = [info.fields[k].store_column([row[k] for row in group]) for k in keys]
+            for position, values in zip(positions, zip(*columns, strict=True), strict=True):
+                checked[position] = dict(zip(keys, values, strict=True))
+    except InvalidQueryError:
+        _locate_failure(info, listed)
+        raise
+    collapsed: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in checked:
+        collapsed[tuple([row[k] for k in names])] = row
+    return collapsed
+
+
+def _locate_failure(info: ModelInfo, rows: list[Mapping[str, Any]]) -> None:
+    """Raise the error of the first row a field refuses, naming its index."""
+    for index, row in enumerate(rows):
         try:
-            checked = {k: store(row[k]) for k, store in plan}
+            for key, value in row.items():
+                info.fields[key].store(value)
         except InvalidQueryError as exc:
             raise InvalidQueryError(
                 f"row {index}: {exc.message}", {**exc.details, "row": index}
             ) from exc
-        collapsed[tuple([checked[k] for k in names])] = checked
-    return collapsed
 
 
 def _plan(
