@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, inspect, select, update
-from sqlalchemy.sql.dml import Update
 
 from orm_core.errors import (
     ConcurrentModificationError,
@@ -70,12 +69,13 @@ def update_statement(
     managed: Mapping[str, Any] | None = None,
     core: bool = False,
     returning: bool = False,
-) -> Update:
+) -> Any:
     """`UPDATE model SET values + managed values WHERE scope AND conditions [RETURNING *]`.
 
     `values` are keyed by field and may be SQL expressions or bind parameters;
     `managed` replaces the managed values (a cached statement binds them per call);
-    `core` builds a Core UPDATE of the table, for executemany.
+    `core` builds a Core UPDATE of the table, for executemany; `returning` an UPDATE
+    whose rows are read back as entities.
     """
     info = target.info
     extra = managed_values(info, values, touch=touch) if managed is None else managed
@@ -84,6 +84,13 @@ def update_statement(
     if core:
         columns = {info.fields[k].column.key: v for k, v in assignments.items()}
         return update(target.table).where(*where).values(columns)
+    if returning and target.backend.update_returning and info.table is not None:
+        # a Core UPDATE … RETURNING loaded as a SELECT's rows would be: none of the ORM's
+        # bulk-update bookkeeping runs between the write and the caller (nor the COMMIT)
+        columns = {info.fields[k].column.key: v for k, v in assignments.items()}
+        table = info.table
+        written = update(table).where(*where).values(columns).returning(*table.c)
+        return select(target.model).from_statement(written)
     attributes = {info.fields[k].attribute: v for k, v in assignments.items()}
     statement = update(target.model).where(*where).values(attributes)
     if returning and target.backend.update_returning:
