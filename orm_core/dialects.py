@@ -230,10 +230,11 @@ class Backend:
 
     # -- random draws ---------------------------------------------------------------------
 
-    def draws(self, fractions: Sequence[float]) -> Any:
-        """A table of `fractions` (column `u`) numbered in order (column `seq`); None: not here.
+    def draws(self, name: str) -> Any:
+        """A table of the fractions bound to `name` (column `u`), numbered in order (`seq`).
 
-        It lets one statement turn uniform draws into probes and read the rows they hit.
+        It lets one statement turn uniform draws into probes and read the rows they hit;
+        None where the backend takes no array parameters.
         """
         return None
 
@@ -361,9 +362,9 @@ class PostgresqlBackend(Backend):
         array = bindparam("values", list(values), type_=ARRAY(column.type), unique=True)
         return column == any_(array)  # type: ignore[no-any-return]
 
-    def draws(self, fractions: Sequence[float]) -> Any:
-        """`unnest(:fractions) WITH ORDINALITY`: one array parameter, whatever the count."""
-        array = bindparam("draws", list(fractions), type_=ARRAY(Float()), unique=True)
+    def draws(self, name: str) -> Any:
+        """`unnest(:name) WITH ORDINALITY`: one array parameter, whatever the count."""
+        array = bindparam(name, type_=ARRAY(Float()))
         return func.unnest(array).table_valued("u", with_ordinality="seq").render_derived()
 
     def array_rows(self, table: Table, column_keys: Sequence[str]) -> Select[Any] | None:

@@ -24,7 +24,7 @@ import random as _random
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, bindparam, cast, func, select
 
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import FieldInfo
@@ -39,6 +39,9 @@ PROBES_PER_ROW = 16
 PROBE_FLOOR = 64
 MAX_PROBED_SAMPLE = 10_000
 _MAX_BATCH = 20_000
+_DRAWS = "orm_draws"
+_LIMIT = "orm_draw_limit"
+_DRAWN: dict[tuple[Any, str], Any] = {}
 
 
 async def sample(
@@ -83,9 +86,14 @@ async def _probe(
         budget -= size
         # a probe is low + floor(u * (high - low + 1)): uniform over the key range
         fractions = [rng.random() for _ in range(size)]
-        source = target.backend.draws(fractions)
-        if source is not None:
-            hits = await _hits_drawn(target, column, source, conditions)
+        drawn = _drawn_statement(target, column)
+        if drawn is not None:
+            # only the first `missing` hits can be taken: the rest are not even loaded
+            statement = drawn.where(*conditions) if conditions else drawn
+            params = {_DRAWS: fractions, _LIMIT: missing}
+            hits = await fetch_all(target, statement, params)
+            if len(hits) == missing:
+                fractions = fractions[: len(hits)]  # what the hit rate is known over
         else:
             bounds = bounds or await _bounds(target, column)
             hits = await _hits_probed(target, bounds, fractions, conditions)
@@ -97,7 +105,7 @@ async def _probe(
             found.setdefault(pk_of(target.info, entity), entity)
             if len(found) == n:
                 break
-        hit_rate = max(len(hits) / size, 1 / PROBES_PER_ROW)
+        hit_rate = max(len(hits) / len(fractions), 1 / PROBES_PER_ROW)
     return list(found.values())
 
 
@@ -108,22 +116,30 @@ async def _bounds(target: Target, column: Any) -> tuple[Any, Any]:
     return low, high
 
 
-async def _hits_drawn(
-    target: Target, column: Any, draws: Any, conditions: Sequence[ColumnElement[bool]]
-) -> list[Any]:
-    """Bounds, probes and their rows in one statement: the rows hit, in draw order, once each.
+def _drawn_statement(target: Target, column: Any) -> Any:
+    """Bounds, probes and their rows in one statement (built once per model and backend).
 
-    The bounds are scalar subqueries (read once, from the key index); each draw is one
-    primary-key lookup.
+    The first `:limit` rows hit, in draw order: `fetch_all` keeps a key drawn twice once
+    (a repeat only makes fewer hits). The bounds are scalar subqueries read once from the
+    key index; each draw is one primary-key lookup. None: the backend takes no draws.
     """
-    low = select(func.min(column)).scalar_subquery()
-    high = select(func.max(column)).scalar_subquery()
-    probe = low + cast(func.floor(draws.c.u * (high - low + 1)), BigInteger)
-    statement = (
-        select(target.model).join(draws, column == probe).where(*conditions).order_by(draws.c.seq)
-    )
-    # unique(): a key drawn twice counts once, at its first draw
-    return await fetch_all(target, statement)
+    key = (target.model, target.backend.name)
+    if key in _DRAWN:
+        return _DRAWN[key]
+    draws = target.backend.draws(_DRAWS)
+    statement = None
+    if draws is not None:
+        low = select(func.min(column)).scalar_subquery()
+        high = select(func.max(column)).scalar_subquery()
+        probe = low + cast(func.floor(draws.c.u * (high - low + 1)), BigInteger)
+        statement = (
+            select(target.model)
+            .join(draws, column == probe)
+            .order_by(draws.c.seq)
+            .limit(bindparam(_LIMIT, type_=Integer()))
+        )
+    _DRAWN[key] = statement
+    return statement
 
 
 async def _hits_probed(
