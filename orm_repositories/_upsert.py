@@ -323,19 +323,23 @@ def _collapsed(
             positions = groups[keys] = []
         positions.append(index)
     checked: list[dict[str, Any]] = [{}] * len(listed)
+    conflict_keys: list[tuple[Any, ...]] = [()] * len(listed)
     try:
         for keys, positions in groups.items():
-            group = [listed[i] for i in positions]
+            group = listed if len(groups) == 1 else [listed[i] for i in positions]
             columns = [info.fields[k].store_column([row[k] for row in group]) for k in keys]
-            for position, values in zip(positions, zip(*columns, strict=True), strict=True):
-                checked[position] = dict(zip(keys, values, strict=True))
+            rows_checked = [dict(zip(keys, v, strict=True)) for v in zip(*columns, strict=True)]
+            found = list(zip(*[columns[keys.index(name)] for name in names], strict=True))
+            if len(groups) == 1:
+                checked, conflict_keys = rows_checked, found
+                break
+            for position, row, conflict_key in zip(positions, rows_checked, found, strict=True):
+                checked[position], conflict_keys[position] = row, conflict_key
     except InvalidQueryError:
         _locate_failure(info, listed)
         raise
-    collapsed: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in checked:
-        collapsed[tuple([row[k] for k in names])] = row
-    return collapsed
+    # the last row of a key wins, in the place of the key's first row
+    return dict(zip(conflict_keys, checked, strict=True))
 
 
 def _locate_failure(info: ModelInfo, rows: list[Mapping[str, Any]]) -> None:
