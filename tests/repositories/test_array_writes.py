@@ -197,3 +197,36 @@ async def test_upsert_many_on_postgresql_sends_one_array_statement(database):
             await uow.products.upsert_many(rows, conflict_fields=["sku"])
     inserts = [(s, sets) for s, _, sets in log.statements if s.startswith("INSERT")]
     assert len(inserts) == 1 and "unnest(" in inserts[0][0] and inserts[0][1] == 1
+
+
+async def test_bulk_create_checks_a_column_at_a_time_and_names_the_failing_row(database):
+    rows = [{"sku": f"B{i}", "name": "n", "price": Decimal("1"), "stock": i} for i in range(9)]
+    rows[4]["stock"] = "4"
+    rows[6]["name"] = "x" * 201
+    async with ShopUoW(database) as uow:
+        with pytest.raises(InvalidQueryError, match="row 4") as refused:
+            await uow.products.bulk_create(rows)
+        assert refused.value.details["row"] == 4
+        assert await uow.products.count() == 0
+
+
+async def test_bulk_create_carries_every_kind_of_value(database):
+    seen = datetime(2024, 5, 1, 12, 30, tzinfo=AMSTERDAM)
+    rows = [
+        note_row(1, color=Color.BLUE, due=date(2024, 1, 31), meta={"v": [1]}, seen_at=seen),
+        note_row(2, color="RED", due=None, meta=None, seen_at=None),
+    ]
+    async with ShopUoW(database) as uow:
+        assert await uow.notes.bulk_create(rows) == 2
+        await uow.products.bulk_create(
+            [{"sku": "P", "name": "p", "price": Decimal("2.345")}, {"sku": "Q", "name": "q",
+              "price": Decimal("-0.005")}]
+        )  # fmt: skip
+    async with ShopUoW(database) as uow:
+        notes = await uow.notes.list(order_by="id")
+        prices = {p.sku: p.price for p in await uow.products.list()}
+    assert [n.color for n in notes] == [Color.BLUE, Color.RED]
+    assert notes[0].meta == {"v": [1]} and notes[1].meta is None
+    assert notes[0].seen_at == seen and notes[0].seen_at.utcoffset() == timedelta(0)
+    assert notes[0].token != notes[1].token
+    assert prices == {"P": Decimal("2.35"), "Q": Decimal("-0.01")}
