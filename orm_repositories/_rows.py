@@ -115,33 +115,40 @@ class RowPlan:
 
         The lists are in `column_keys` order; SQLAlchemy bind-processes their items.
         """
-        count = len(rows)
         columns = [[row[key] for row in rows] for key in self.keys]
-        for default, _process in self.defaults:
-            if default.per_statement:
-                columns.append([default.produce()] * count)
-            else:
-                columns.append([default.produce() for _ in range(count)])
-        return {array_parameter(i): values for i, values in enumerate(columns)}
+        return self.named_arrays(self.column_arrays(columns))
 
     def driver_arrays(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-        """Checked rows as one list per column of bind-processed values, defaults filled in.
+        """Checked rows as one list per column of bind-processed values, defaults filled in."""
+        columns = [[row[key] for row in rows] for key in self.keys]
+        return self.column_arrays(columns, processed=True)
 
-        A default taken once per statement is processed once; the lists go to the
-        driver as they are (`compiled_arrays`).
+    def column_arrays(
+        self, columns: list[list[Any]], *, processed: bool = False
+    ) -> list[list[Any]]:
+        """Checked columns of the given fields, then one of each default (`column_keys` order).
+
+        `processed`: bind-processed for the driver, a default taken once per statement
+        processed once.
         """
-        count = len(rows)
-        columns = []
-        for key, process in zip(self.keys, self.process, strict=True):
-            values = [row[key] for row in rows]
-            columns.append(values if process is None else list(map(process, values)))
+        count = len(columns[0]) if columns else 0
+        arrays = [
+            column if not processed or process is None else list(map(process, column))
+            for column, process in zip(columns, self.process, strict=True)
+        ]
         for default, process in self.defaults:
+            convert = process if processed else None
             if default.per_statement:
                 value = default.produce()
-                columns.append([value if process is None else process(value)] * count)
+                arrays.append([value if convert is None else convert(value)] * count)
             else:
-                columns.append([_made(default, process) for _ in range(count)])
-        return columns
+                arrays.append([_made(default, convert) for _ in range(count)])
+        return arrays
+
+    @staticmethod
+    def named_arrays(arrays: list[list[Any]]) -> dict[str, list[Any]]:
+        """The arrays as the parameters of `Backend.array_rows`."""
+        return {array_parameter(i): values for i, values in enumerate(arrays)}
 
     def check(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Return one row's stored values keyed by field."""

@@ -21,6 +21,13 @@ from orm_core.session import nested
 from orm_core.tenancy import ALL_TENANTS, criterion, required, tenant_value
 from orm_core.translate import translating
 from orm_repositories._changes import Wanted, after, before, locked_rows, stored, wanted
+from orm_repositories._columns import (
+    Checked,
+    Stamp,
+    checked_columns,
+    collapsed_rows,
+    last_of_each_key,
+)
 from orm_repositories._keys import chunks, pk_of, pk_of_values
 from orm_repositories._managed import managed_values
 from orm_repositories._reload import holds_values, reload_held
@@ -119,16 +126,23 @@ async def upsert_many(
         raise InvalidQueryError("upsert_many takes an iterable of dicts")
     info = target.info
     names = conflict_names(target, conflict_fields)
-    collapsed = _collapsed(target, rows, names)
-    if not collapsed:
+    checked = checked_columns(
+        info, rows, names, stamp=_stamp(target), what="upsert_many"
+    )  # fmt: skip
+    if not checked.rows:
         return 0
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for checked in collapsed.values():
-        groups.setdefault(tuple(checked), []).append(checked)
-    conflict, chosen = _plan(target, conflict_fields, update_fields, list(groups))
+    conflict, chosen = _plan(target, conflict_fields, update_fields, list(checked.groups))
     report = _reporting(target)
     # a tenant's upsert must see which rows it wrote: another tenant's row is a conflict
     checked_out = report.changes or (info.tenant is not None and target.tenant is not ALL_TENANTS)
+    if len(checked.groups) == 1 and not checked_out and not wanted(target, "create").before:
+        written_columns = await _upsert_columns(target, checked, conflict, chosen)
+        if written_columns is not None:
+            return written_columns
+    collapsed = collapsed_rows(checked, names)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in collapsed.values():
+        groups.setdefault(tuple(row), []).append(row)
     written = 0
     async with nested(target.session):
         connection = await write_connection(target)
@@ -162,6 +176,54 @@ async def upsert_many(
                     written += await _insert_new(target, connection, statement, params)
     await reload_held(target, holds_values(conflict, list(collapsed)))
     return written
+
+
+async def _upsert_columns(
+    target: Target, checked: Checked, conflict: list[str], chosen: list[str] | None
+) -> int | None:
+    """Upsert rows of one set of fields straight from their checked columns (no events to
+    fire, nothing to report): one statement over column arrays per batch. None: the
+    backend takes no arrays, or nothing is to be updated (the rows path handles those).
+    """
+    info = target.info
+    ((keys, (_where, columns)),) = checked.groups.items()
+    updates = _updates_for(info, keys, conflict, chosen)
+    plan = row_plan(info, target.table, target.backend.dialect, keys)
+    source = _array_source(target, plan)
+    if source is None or not updates:
+        return None
+    found, columns = last_of_each_key(keys, columns, conflict)
+    statement = _statement(target, target.table, conflict, updates, source=source)
+    shape = ("arrays", "upsert", tuple(conflict), tuple(updates))
+    async with nested(target.session):
+        connection = await write_connection(target)
+        compiled = None if translated(connection) else compiled_arrays(
+            plan, statement, connection.dialect, shape
+        )  # fmt: skip
+        for start in range(0, len(found), ARRAY_BATCH_SIZE):
+            batch = [column[start : start + ARRAY_BATCH_SIZE] for column in columns]
+            with translating():
+                if compiled is None:
+                    params = plan.named_arrays(plan.column_arrays(batch, processed=False))
+                    await connection.execute(statement, params)
+                else:
+                    arrays = plan.column_arrays(batch, processed=True)
+                    await connection.exec_driver_sql(compiled.sql, compiled.parameters(arrays))
+    await reload_held(target, holds_values(conflict, found))
+    return len(found)
+
+
+def _stamp(target: Target) -> Stamp | None:
+    """Write the unit of work's tenant into each row of a tenant model (None: not one)."""
+    info = target.info
+    if info.tenant is None:
+        return None
+    key = info.tenant.key
+
+    def stamp(row: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {**row, key: tenant_value(target.tenant, info.model, row.get(key))}
+
+    return stamp
 
 
 async def _reported_batch(
@@ -289,69 +351,6 @@ def conflict_names(target: Target, conflict_fields: Any) -> list[str]:
             {"conflict_fields": conflict, "unique_keys": sorted(sorted(k) for k in keys)},
         )
     return conflict
-
-
-def _collapsed(
-    target: Target, rows: Iterable[Mapping[str, Any]], names: list[str]
-) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Check every row's values; keep the last row of each conflict key.
-
-    Rows holding the same fields are checked a column at a time; the first failing row
-    is then found and named row by row.
-    """
-    info = target.info
-    tenant_key = info.tenant.key if info.tenant is not None else None
-    listed: list[Mapping[str, Any]] = []
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for index, row in enumerate(rows):
-        if type(row) is not dict and not isinstance(row, Mapping):
-            raise InvalidQueryError("upsert_many rows must be dicts of field values")
-        if tenant_key is not None:
-            stamped = tenant_value(target.tenant, info.model, row.get(tenant_key))
-            row = {**row, tenant_key: stamped}
-        listed.append(row)
-        keys = tuple(row)
-        positions = groups.get(keys)
-        if positions is None:
-            missing = [k for k in names if k not in row]
-            if missing:
-                raise InvalidQueryError(
-                    f"every upsert row needs its conflict fields; missing {missing}"
-                )
-            for key in keys:
-                info.field(key)
-            positions = groups[keys] = []
-        positions.append(index)
-    checked: list[dict[str, Any]] = [{}] * len(listed)
-    conflict_keys: list[tuple[Any, ...]] = [()] * len(listed)
-    try:
-        for keys, positions in groups.items():
-            group = listed if len(groups) == 1 else [listed[i] for i in positions]
-            columns = [info.fields[k].store_column([row[k] for row in group]) for k in keys]
-            rows_checked = [dict(zip(keys, v, strict=True)) for v in zip(*columns, strict=True)]
-            found = list(zip(*[columns[keys.index(name)] for name in names], strict=True))
-            if len(groups) == 1:
-                checked, conflict_keys = rows_checked, found
-                break
-            for position, row, conflict_key in zip(positions, rows_checked, found, strict=True):
-                checked[position], conflict_keys[position] = row, conflict_key
-    except InvalidQueryError:
-        _locate_failure(info, listed)
-        raise
-    # the last row of a key wins, in the place of the key's first row
-    return dict(zip(conflict_keys, checked, strict=True))
-
-
-def _locate_failure(info: ModelInfo, rows: list[Mapping[str, Any]]) -> None:
-    """Raise the error of the first row a field refuses, naming its index."""
-    for index, row in enumerate(rows):
-        try:
-            for key, value in row.items():
-                info.fields[key].store(value)
-        except InvalidQueryError as exc:
-            raise InvalidQueryError(
-                f"row {index}: {exc.message}", {**exc.details, "row": index}
-            ) from exc
 
 
 def _plan(
