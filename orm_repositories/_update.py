@@ -89,7 +89,9 @@ def update_statement(
         # bulk-update bookkeeping runs between the write and the caller (nor the COMMIT)
         columns = {info.fields[k].column.key: v for k, v in assignments.items()}
         table = info.table
-        written = update(table).where(*where).values(columns).returning(*table.c)
+        # the mapped columns only: a generated column (a search vector) is never read
+        mapped = [field.column for field in info.fields.values()]
+        written = update(table).where(*where).values(columns).returning(*mapped)
         return select(target.model).from_statement(written)
     attributes = {info.fields[k].attribute: v for k, v in assignments.items()}
     statement = update(target.model).where(*where).values(attributes)
