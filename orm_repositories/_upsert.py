@@ -3,9 +3,11 @@
 The backend spells the statement (`ON CONFLICT … DO UPDATE` on PostgreSQL and SQLite,
 `ON DUPLICATE KEY UPDATE` on MySQL/MariaDB, which re-read the row by its conflict
 fields); the update part takes its managed values from the one UPDATE builder's
-rules. `upsert_many` sends a row plan's records through one compiled statement run
-with executemany, since compiling a multi-VALUES statement of thousands of rows
-costs more than running it.
+rules (`orm_repositories._upsert_statement`). `upsert_many` checks its rows a column
+at a time and, where the backend takes arrays (PostgreSQL), sends each batch as one
+statement over column arrays; elsewhere one compiled single-row statement run with
+executemany, since compiling a multi-VALUES statement of thousands of rows costs more
+than running it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, select, tuple_
+from sqlalchemy import select, tuple_
 
 from orm_core.errors import DuplicateError, InvalidQueryError
-from orm_core.fields import FieldInfo, ModelInfo
 from orm_core.session import nested
-from orm_core.tenancy import ALL_TENANTS, criterion, required, tenant_value
+from orm_core.tenancy import ALL_TENANTS, tenant_value
 from orm_core.translate import translating
 from orm_repositories._changes import Wanted, after, before, locked_rows, stored, wanted
 from orm_repositories._columns import (
@@ -38,8 +39,13 @@ from orm_repositories._target import (
     Target,
     execute_write,
     fetch_first,
-    names_list,
     write_connection,
+)
+from orm_repositories._upsert_statement import (
+    conflict_names,
+    updates_for,
+    upsert_plan,
+    upsert_statement,
 )
 from orm_repositories._values import check_values
 
@@ -54,10 +60,10 @@ async def upsert(
 ) -> Any:
     """Upsert one row and return the entity holding the stored values."""
     checked = check_values(target, values, inserting=True)
-    conflict, chosen = _plan(target, conflict_fields, update_fields, [tuple(checked)])
-    updates = _updates_for(target.info, tuple(checked), conflict, chosen)
+    conflict, chosen = upsert_plan(target, conflict_fields, update_fields, [tuple(checked)])
+    updates = updates_for(target.info, tuple(checked), conflict, chosen)
     info = target.info
-    statement = _statement(target, target.model, conflict, updates).values(
+    statement = upsert_statement(target, target.model, conflict, updates).values(
         {info.fields[k].attribute: v for k, v in checked.items()}
     )
     await before(target, "create", [checked])
@@ -131,7 +137,7 @@ async def upsert_many(
     )  # fmt: skip
     if not checked.rows:
         return 0
-    conflict, chosen = _plan(target, conflict_fields, update_fields, list(checked.groups))
+    conflict, chosen = upsert_plan(target, conflict_fields, update_fields, list(checked.groups))
     report = _reporting(target)
     # a tenant's upsert must see which rows it wrote: another tenant's row is a conflict
     checked_out = report.changes or (info.tenant is not None and target.tenant is not ALL_TENANTS)
@@ -147,10 +153,10 @@ async def upsert_many(
     async with nested(target.session):
         connection = await write_connection(target)
         for keys, group in groups.items():
-            updates = _updates_for(info, keys, conflict, chosen)
+            updates = updates_for(info, keys, conflict, chosen)
             plan = row_plan(info, target.table, connection.dialect, keys)
             source = _array_source(target, plan)
-            statement = _statement(target, target.table, conflict, updates, source=source)
+            statement = upsert_statement(target, target.table, conflict, updates, source=source)
             shape = ("upsert", tuple(conflict), tuple(updates))
             size = ARRAY_BATCH_SIZE if source is not None else UPSERT_BATCH_SIZE
             for start in range(0, len(group), size):
@@ -187,13 +193,13 @@ async def _upsert_columns(
     """
     info = target.info
     ((keys, (_where, columns)),) = checked.groups.items()
-    updates = _updates_for(info, keys, conflict, chosen)
+    updates = updates_for(info, keys, conflict, chosen)
     plan = row_plan(info, target.table, target.backend.dialect, keys)
     source = _array_source(target, plan)
     if source is None or not updates:
         return None
     found, columns = last_of_each_key(keys, columns, conflict)
-    statement = _statement(target, target.table, conflict, updates, source=source)
+    statement = upsert_statement(target, target.table, conflict, updates, source=source)
     shape = ("arrays", "upsert", tuple(conflict), tuple(updates))
     async with nested(target.session):
         connection = await write_connection(target)
@@ -326,121 +332,3 @@ def _array_source(target: Target, plan: RowPlan) -> tuple[Sequence[str], Any] | 
         return None
     rows = target.backend.array_rows(target.table, plan.column_keys)
     return None if rows is None else (plan.column_keys, rows)
-
-
-def conflict_names(target: Target, conflict_fields: Any) -> list[str]:
-    """Check that the conflict fields are exactly a primary key or a unique constraint.
-
-    Raises:
-        InvalidQueryError: unknown fields, or fields that are no unique key.
-    """
-    conflict = names_list(conflict_fields, "conflict_fields")
-    info = target.info
-    for name in conflict:
-        info.field(name)
-    table = target.table
-    wanted = {info.fields[k].column.name for k in conflict}
-    keys = [{c.name for c in table.primary_key.columns}]
-    for item in (*table.constraints, *table.indexes):
-        if isinstance(item, UniqueConstraint) or (isinstance(item, Index) and item.unique):
-            keys.append({c.name for c in item.columns})
-    if wanted not in keys:
-        raise InvalidQueryError(
-            f"conflict_fields {conflict} are not a primary key or unique constraint "
-            f"of {target.model.__name__}",
-            {"conflict_fields": conflict, "unique_keys": sorted(sorted(k) for k in keys)},
-        )
-    return conflict
-
-
-def _plan(
-    target: Target, conflict_fields: Any, update_fields: Any, key_sets: Sequence[tuple[str, ...]]
-) -> tuple[list[str], list[str] | None]:
-    """Check conflict and update fields against the given key sets, before any SQL.
-
-    Returns the conflict fields and the explicit update fields (None: every given one).
-    """
-    info = target.info
-    conflict = conflict_names(target, conflict_fields)
-    given = set().union(*key_sets)
-    missing = [k for k in conflict if k not in given]
-    if missing:
-        raise InvalidQueryError(f"conflict fields need values: {missing}", {"missing": missing})
-    chosen: list[str] | None = None
-    pk = {f.key for f in info.primary_key}
-    if update_fields is not None:
-        chosen = names_list(update_fields, "update_fields", allow_empty=True)
-        for name in chosen:
-            info.field(name)
-        changing_key = [k for k in chosen if k in pk and k not in conflict]
-        if changing_key:
-            raise InvalidQueryError(f"the primary key {changing_key} cannot be updated")
-        absent = [k for k in chosen if k not in given]
-        if absent:
-            raise InvalidQueryError(
-                f"update_fields must be among the given values: {absent}", {"missing": absent}
-            )
-    version = info.version
-    if version is not None and version.key in (chosen if chosen is not None else given):
-        raise InvalidQueryError(f"{version.key!r} is managed by optimistic locking; do not set it")
-    return conflict, chosen
-
-
-def _updates_for(
-    info: ModelInfo, keys: tuple[str, ...], conflict: list[str], chosen: list[str] | None
-) -> list[str]:
-    """The fields a row with `keys` updates: the chosen ones it carries, else all it carries.
-
-    The primary key is never changed by the update path.
-    """
-    pk = {f.key for f in info.primary_key}
-    names = keys if chosen is None else [k for k in chosen if k in keys]
-    return [k for k in names if k not in conflict and k not in pk]
-
-
-def _statement(
-    target: Target,
-    into: Any,
-    conflict: list[str],
-    updates: list[str],
-    *,
-    source: tuple[Sequence[str], Any] | None = None,
-) -> Any:
-    """The upsert of rows given as VALUES, or selected from `source` (column keys, SELECT)."""
-    info = target.info
-    backend = target.backend
-    fields = info.fields
-    conflict_columns = [fields[k].column for k in conflict]
-    managed = managed_values(info, updates) if updates else {}
-    insert = backend.upsert_insert(into)
-    if source is not None:
-        insert = insert.from_select(*source)
-    if not updates:
-        # nothing to change: leave the existing row alone, neither rewritten nor locked
-        return backend.on_conflict_nothing(insert, conflict_columns)
-    # never change or move another tenant's row
-    where = None
-    if info.tenant is not None:
-        where = criterion(info.tenant.column, required(target.tenant, info.model))
-
-    def assignments(proposed: Any) -> dict[Any, Any]:
-        values: dict[Any, Any] = {fields[k].column: proposed[fields[k].column.key] for k in updates}
-        for key, value in managed.items():
-            field = fields[key]
-            values[field.column] = _managed_assignment(field, value, proposed)
-        return values
-
-    return backend.on_conflict_update(insert, conflict_columns, assignments, where=where)
-
-
-def _managed_assignment(field: FieldInfo, value: Any, proposed: Any) -> Any:
-    """The SET term of a managed column in an upsert's update part.
-
-    `updated_at` is in the proposed row too (its insert default is "now" as well):
-    referring to it keeps bound values out of the update clause, so one compiled
-    statement serves every row of an executemany.
-    """
-    default, onupdate = field.default, field.onupdate
-    if default is not None and onupdate is not None and default.produce is onupdate.produce:
-        return proposed[field.column.key]
-    return value
