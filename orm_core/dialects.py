@@ -33,6 +33,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -158,6 +159,12 @@ class Backend:
             literal_execute=True,
         )  # fmt: skip
         return column.in_(inline)  # type: ignore[no-any-return]
+
+    def keys_in(
+        self, columns: Sequence[Any], keys: Sequence[tuple[Any, ...]]
+    ) -> ColumnElement[bool]:
+        """Match composite keys: `(a, b) IN ((…), (…))`."""
+        return tuple_(*columns).in_(keys)
 
     def order_terms(
         self, column: Any, *, descending: bool, nullable: bool
@@ -378,12 +385,25 @@ class PostgresqlBackend(Backend):
         columns = [table.c[key] for key in column_keys]
         if any(isinstance(impl_type(c.type), ARRAY) for c in columns):
             return None  # unnest would flatten an array column's values
-        arrays = [
-            bindparam(array_parameter(i), type_=ARRAY(c.type)) for i, c in enumerate(columns)
-        ]
+        arrays = [bindparam(array_parameter(i), type_=ARRAY(c.type)) for i, c in enumerate(columns)]
         names = [f"c{i}" for i in range(len(columns))]
         rows = func.unnest(*arrays).table_valued(*names).render_derived()
         return select(*(rows.c[name] for name in names))
+
+    def keys_in(
+        self, columns: Sequence[Any], keys: Sequence[tuple[Any, ...]]
+    ) -> ColumnElement[bool]:
+        # `(a, b) IN (SELECT … FROM unnest(:a, :b))`: one array per column; a long list of
+        # row values would nest one OR per key and exhaust the server's stack depth
+        if any(_python_type(c) not in _ARRAY_TYPES for c in columns):
+            return super().keys_in(columns, keys)
+        arrays = [
+            bindparam("keys", [k[i] for k in keys], type_=ARRAY(c.type), unique=True)
+            for i, c in enumerate(columns)
+        ]
+        names = [f"k{i}" for i in range(len(columns))]
+        rows = func.unnest(*arrays).table_valued(*names).render_derived()
+        return tuple_(*columns).in_(select(*(rows.c[n] for n in names)))
 
     async def copy_records(
         self,

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, inspect, select, update
 
+from orm_core.dialects import array_parameter
 from orm_core.errors import (
     ConcurrentModificationError,
     InvalidQueryError,
@@ -241,17 +242,27 @@ async def _update_group(
     old: dict[Any, dict[str, Any]],
     want: Wanted,
 ) -> None:
-    """One executemany of the rows that set the same fields, reported as one event."""
+    """The rows that set the same fields, reported as one event: one statement over column
+    arrays where the backend has them (`UPDATE … FROM unnest(…)`), else one executemany."""
     info = target.info
     await before(target, "update", group)
-    where = [info.fields[k].column == bindparam(f"pk_{k}") for k in pk_keys]
-    values: dict[str, Any] = {k: bindparam(f"v_{k}") for k in set_keys}
+    keys = [*pk_keys, *set_keys]
+    source = target.backend.array_rows(target.table, [info.fields[k].column.key for k in keys])
+    params: Any
+    if source is not None:
+        rows = list(source.subquery("orm_rows").c)
+        where = [info.fields[k].column == rows[i] for i, k in enumerate(pk_keys)]
+        values: dict[str, Any] = {k: rows[len(pk_keys) + i] for i, k in enumerate(set_keys)}
+        params = {array_parameter(i): [row[k] for row in group] for i, k in enumerate(keys)}
+    else:
+        where = [info.fields[k].column == bindparam(f"pk_{k}") for k in pk_keys]
+        values = {k: bindparam(f"v_{k}") for k in set_keys}
+        params = [
+            {**{f"pk_{k}": row[k] for k in pk_keys}, **{f"v_{k}": row[k] for k in set_keys}}
+            for row in group
+        ]
     managed = managed_values(info, values)
     statement = update_statement(target, where, values, core=True, managed=managed)
-    params = [
-        {**{f"pk_{k}": row[k] for k in pk_keys}, **{f"v_{k}": row[k] for k in set_keys}}
-        for row in group
-    ]
     with translating():
         await connection.execute(statement, params)
     if not want.changes:

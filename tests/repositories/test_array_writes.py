@@ -230,3 +230,75 @@ async def test_bulk_create_carries_every_kind_of_value(database):
     assert notes[0].seen_at == seen and notes[0].seen_at.utcoffset() == timedelta(0)
     assert notes[0].token != notes[1].token
     assert prices == {"P": Decimal("2.35"), "Q": Decimal("-0.01")}
+
+
+# -- bulk_update -------------------------------------------------------------------------
+
+
+async def test_bulk_update_carries_every_kind_of_value_and_the_managed_ones(database):
+    seen = datetime(2024, 5, 1, 12, 30, tzinfo=AMSTERDAM)
+    async with ShopUoW(database) as uow:
+        await uow.notes.bulk_create([note_row(i) for i in (1, 2, 3)])
+        doc = await uow.documents.create(slug="d", title="t")
+        version, updated_at = doc.version, doc.updated_at
+    async with ShopUoW(database) as uow:
+        rows = [
+            {"id": 1, "color": Color.BLUE, "meta": {"a": [1, 2]}, "seen_at": seen},
+            {"id": 2, "color": "BLUE", "meta": None, "seen_at": None},
+            {"id": 1, "due": date(2024, 2, 29)},  # the same key again: merged, last wins
+            {"id": 99, "color": Color.RED},  # no such row
+        ]
+        assert await uow.notes.bulk_update(rows) == 2
+        assert await uow.documents.bulk_update([{"id": doc.id, "title": "new"}]) == 1
+    async with ShopUoW(database) as uow:
+        notes = {n.id: n for n in await uow.notes.list()}
+        doc = await uow.documents.get_one(doc.id)
+    assert notes[1].color is Color.BLUE and notes[1].meta == {"a": [1, 2]}
+    assert notes[1].seen_at == seen and notes[1].due == date(2024, 2, 29)
+    assert notes[2].color is Color.BLUE and notes[2].meta is None and notes[2].seen_at is None
+    assert notes[3].color is Color.RED and notes[3].title == "note 3"
+    assert doc.title == "new" and doc.version == version + 1 and doc.updated_at > updated_at
+
+
+async def test_bulk_update_on_a_composite_key_and_beyond_the_bind_parameter_limit(database):
+    async with ShopUoW(database) as uow:
+        rows = [{"group_id": g, "user_id": u} for g in range(1, 201) for u in range(1, 201)]
+        await uow.memberships.bulk_create(rows)
+    changed = [{"group_id": g, "user_id": u, "role": "owner"} for g, u in
+               ((r["group_id"], r["user_id"]) for r in rows) if (g + u) % 2 == 0]  # fmt: skip
+    async with ShopUoW(database) as uow:
+        assert await uow.memberships.bulk_update(changed) == 20_000
+        assert await uow.memberships.count(role="owner") == 20_000
+        assert await uow.memberships.count(role="member") == 20_000
+
+
+async def test_a_failing_row_leaves_nothing_of_the_bulk_update_written(database):
+    async with ShopUoW(database) as uow:
+        await uow.products.bulk_create(
+            [
+                {"sku": f"F{i}", "name": "before", "price": Decimal("1"), "stock": 5}
+                for i in range(5)
+            ]
+        )
+        ids = [p.id for p in await uow.products.list(order_by="id")]
+    rows = [{"id": i, "name": "after", "stock": 1} for i in ids]
+    rows[3]["stock"] = -1  # the table's CHECK constraint refuses it
+    async with ShopUoW(database) as uow:
+        with pytest.raises(OrmError):
+            await uow.products.bulk_update(rows)
+    async with ShopUoW(database) as uow:
+        assert {p.name for p in await uow.products.list()} == {"before"}
+
+
+@pytest.mark.postgres
+async def test_bulk_update_on_postgresql_sends_one_array_statement(database):
+    async with ShopUoW(database) as uow:
+        await uow.products.bulk_create(
+            [{"sku": f"A{i}", "name": "n", "price": Decimal("1")} for i in range(50)]
+        )
+        ids = [p.id for p in await uow.products.list()]
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
+            assert await uow.products.bulk_update([{"id": i, "stock": 7} for i in ids]) == 50
+    updates = [(s, sets) for s, _, sets in log.statements if s.startswith("UPDATE")]
+    assert len(updates) == 1 and "unnest(" in updates[0][0] and updates[0][1] == 1
