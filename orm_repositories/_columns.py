@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from orm_core.errors import InvalidQueryError
@@ -42,6 +43,14 @@ def checked_columns(
     """
     listed: list[Mapping[str, Any]] = []
     positions: dict[tuple[str, ...], list[int]] = {}
+    given = rows if type(rows) is list else None
+    if given and stamp is None and set(map(type, given)) == {dict}:
+        # the usual call, a list of dicts holding the same fields: checked in C-level passes
+        key_sets = set(map(tuple, given))
+        if len(key_sets) == 1:
+            listed, positions = given, {next(iter(key_sets)): list(range(len(given)))}
+            _check_fields(info, positions, required, what)
+            rows = ()
     for index, row in enumerate(rows):
         if type(row) is not dict and not isinstance(row, Mapping):
             raise InvalidQueryError(f"{what} rows must be dicts of field values")
@@ -64,12 +73,26 @@ def checked_columns(
     try:
         for keys, where in positions.items():
             group = listed if len(positions) == 1 else [listed[i] for i in where]
-            columns = [info.fields[k].store_column([row[k] for row in group]) for k in keys]
+            columns = [info.fields[k].store_column(list(map(itemgetter(k), group))) for k in keys]
             groups[keys] = (where, columns)
     except InvalidQueryError:
         _locate_failure(info, listed)
         raise
     return Checked(listed, groups)
+
+
+def _check_fields(
+    info: ModelInfo, positions: dict[tuple[str, ...], list[int]], required: list[str], what: str
+) -> None:
+    """Check each set of fields: known fields, holding every `required` one."""
+    for keys in positions:
+        missing = [k for k in required if k not in keys]
+        if missing:
+            raise InvalidQueryError(
+                f"every {what} row needs its conflict fields; missing {missing}"
+            )
+        for key in keys:
+            info.field(key)
 
 
 def last_of_each_key(
