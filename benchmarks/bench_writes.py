@@ -82,12 +82,14 @@ async def reset_items(db: Database) -> None:
         await conn.execute(TABLE.insert(), upsert_rows(0)[::2])
 
 
-async def paired(variants: dict[str, Variant], setup: Callable[[], Awaitable[None]]) -> dict[str, list[float]]:
+async def paired(
+    variants: dict[str, Variant], setup: Callable[[], Awaitable[None]]
+) -> dict[str, list[float]]:
     """Time each variant once per round, rotating the order; run `setup` before each call."""
     names = list(variants)
     times: dict[str, list[float]] = {n: [] for n in names}
     for round_ in range(ROUNDS + 1):
-        order = names[round_ % len(names):] + names[: round_ % len(names)]
+        order = names[round_ % len(names) :] + names[: round_ % len(names)]
         for name in order:
             await setup()
             started = time.perf_counter()
@@ -97,7 +99,9 @@ async def paired(variants: dict[str, Variant], setup: Callable[[], Awaitable[Non
     return times
 
 
-def rows_for(case: str, times: dict[str, list[float]], baseline: str, units: int, label: str) -> list[Row]:
+def rows_for(
+    case: str, times: dict[str, list[float]], baseline: str, units: int, label: str
+) -> list[Row]:
     rows = []
     base = times[baseline]
     for name, samples in times.items():
@@ -174,9 +178,13 @@ async def bench_increments(db: Database, *, hot: bool) -> list[Row]:
     async with db.engine.begin() as conn:
         await conn.execute(text(f"DELETE FROM {TABLE.name}"))
         await conn.execute(
-            TABLE.insert(), [{"sku": f"T{i}", "name": "t", "price": Decimal("1")} for i in range(TASKS)]
+            TABLE.insert(),
+            [{"sku": f"T{i}", "name": "t", "price": Decimal("1")} for i in range(TASKS)],
         )
-        ids = [r[0] for r in (await conn.execute(text(f"SELECT id FROM {TABLE.name} ORDER BY id"))).all()]
+        ids = [
+            r[0]
+            for r in (await conn.execute(text(f"SELECT id FROM {TABLE.name} ORDER BY id"))).all()
+        ]
 
     async def run(one: Callable[[int], Awaitable[None]]) -> None:
         async def task(n: int) -> None:
@@ -210,7 +218,9 @@ async def bench_increments(db: Database, *, hot: bool) -> list[Row]:
     times = await paired(variants, noop)
     shape = "one hot row" if hot else "a row per task"
     case = f"increment x{TASKS} tasks, {shape} ({db.dialect})"
-    return rows_for(case, times, "Core UPDATE … RETURNING", TASKS * INCREMENTS_PER_TASK, "increments/s")
+    return rows_for(
+        case, times, "Core UPDATE … RETURNING", TASKS * INCREMENTS_PER_TASK, "increments/s"
+    )
 
 
 # -- databases --------------------------------------------------------------------------------

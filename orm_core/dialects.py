@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -19,6 +22,7 @@ from sqlalchemy import (
     JSON,
     Column,
     ColumnElement,
+    Float,
     Insert,
     Integer,
     Select,
@@ -28,7 +32,9 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    select,
     text,
+    tuple_,
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -155,6 +161,12 @@ class Backend:
         )  # fmt: skip
         return column.in_(inline)  # type: ignore[no-any-return]
 
+    def keys_in(
+        self, columns: Sequence[Any], keys: Sequence[tuple[Any, ...]]
+    ) -> ColumnElement[bool]:
+        """Match composite keys: `(a, b) IN ((…), (…))`."""
+        return tuple_(*columns).in_(keys)
+
     def order_terms(
         self, column: Any, *, descending: bool, nullable: bool
     ) -> list[ColumnElement[Any]]:
@@ -223,6 +235,26 @@ class Backend:
     def on_conflict_nothing(self, statement: Any, conflict: list[Any]) -> Any:
         """`statement` leaving the existing row alone on a conflict over `conflict`."""
         return statement.on_conflict_do_nothing(index_elements=conflict)
+
+    # -- random draws ---------------------------------------------------------------------
+
+    def draws(self, name: str) -> Any:
+        """A table of the fractions bound to `name` (column `u`), numbered in order (`seq`).
+
+        It lets one statement turn uniform draws into probes and read the rows they hit;
+        None where the backend takes no array parameters.
+        """
+        return None
+
+    # -- rows as column arrays ------------------------------------------------------------
+
+    def array_rows(self, table: Table, column_keys: Sequence[str]) -> Select[Any] | None:
+        """A SELECT yielding rows given as one array parameter per column (None: not here).
+
+        The parameters are named by `array_parameter(i)` in `column_keys` order; an
+        INSERT (or upsert) built on it writes a whole batch in one statement.
+        """
+        return None
 
     # -- bulk inserts and estimates -------------------------------------------------------
 
@@ -338,6 +370,42 @@ class PostgresqlBackend(Backend):
             return super().value_in(column, values)  # no equality operator on json
         array = bindparam("values", list(values), type_=ARRAY(column.type), unique=True)
         return column == any_(array)  # type: ignore[no-any-return]
+
+    def draws(self, name: str) -> Any:
+        """`unnest(:name) WITH ORDINALITY`: one array parameter, whatever the count."""
+        array = bindparam(name, type_=ARRAY(Float()))
+        return func.unnest(array).table_valued("u", with_ordinality="seq").render_derived()
+
+    def array_rows(self, table: Table, column_keys: Sequence[str]) -> Select[Any] | None:
+        """`SELECT … FROM unnest($1::type[], $2::type[], …)`: one typed array per column.
+
+        The SQL text is the same whatever the number of rows (one prepared statement,
+        no bind-parameter limit), and the server plans the batch once.
+        """
+        if self.dialect.driver != "asyncpg":
+            return None
+        columns = [table.c[key] for key in column_keys]
+        if any(isinstance(impl_type(c.type), ARRAY) for c in columns):
+            return None  # unnest would flatten an array column's values
+        arrays = [bindparam(array_parameter(i), type_=ARRAY(c.type)) for i, c in enumerate(columns)]
+        names = [f"c{i}" for i in range(len(columns))]
+        rows = func.unnest(*arrays).table_valued(*names).render_derived()
+        return select(*(rows.c[name] for name in names))
+
+    def keys_in(
+        self, columns: Sequence[Any], keys: Sequence[tuple[Any, ...]]
+    ) -> ColumnElement[bool]:
+        # `(a, b) IN (SELECT … FROM unnest(:a, :b))`: one array per column; a long list of
+        # row values would nest one OR per key and exhaust the server's stack depth
+        if any(_python_type(c) not in _ARRAY_TYPES for c in columns):
+            return super().keys_in(columns, keys)
+        arrays = [
+            bindparam("keys", [k[i] for k in keys], type_=ARRAY(c.type), unique=True)
+            for i, c in enumerate(columns)
+        ]
+        names = [f"k{i}" for i in range(len(columns))]
+        rows = func.unnest(*arrays).table_valued(*names).render_derived()
+        return tuple_(*columns).in_(select(*(rows.c[n] for n in names)))
 
     async def copy_records(
         self,
@@ -540,6 +608,14 @@ class MysqlBackend(Backend):
         return statement.on_duplicate_key_update({first: first})
 
 
+_ARRAY_TYPES = (int, str, uuid.UUID, Decimal, float, bool, date)
+
+
+def array_parameter(index: int) -> str:
+    """The name of the array parameter carrying the values of a row source's `index`th column."""
+    return f"orm_rows_{index}"
+
+
 # the first key of the two-key advisory locks of outbox topics ("ormo"); two-key locks
 # never collide with an application's one-key (bigint) locks
 _OUTBOX_LOCK_CLASS = 0x6F726D6F
@@ -549,6 +625,14 @@ def _topic_lock_key(topic: str) -> tuple[int, int]:
     """The advisory-lock key of a topic (topics sharing a hash are merely served in turn)."""
     digest = hashlib.blake2b(topic.encode(), digest_size=4, person=b"orm_outbox").digest()
     return _OUTBOX_LOCK_CLASS, int.from_bytes(digest, "big", signed=True)
+
+
+def _python_type(column: Any) -> type | None:
+    try:
+        found: type = column.type.python_type
+    except NotImplementedError:
+        return None
+    return found
 
 
 _BACKENDS: tuple[type[Backend], ...] = (PostgresqlBackend, SqliteBackend, MysqlBackend)

@@ -20,7 +20,14 @@ from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from orm_core.checkers import Checker, checker_for, impl_type, int_limit
+from orm_core.checkers import (
+    Checker,
+    ColumnChecker,
+    checker_for,
+    column_checker,
+    impl_type,
+    int_limit,
+)
 from orm_core.constraints import Declared
 from orm_core.errors import InvalidQueryError
 from orm_core.models import AuditMixin, SoftDeleteMixin, TenantMixin
@@ -58,6 +65,8 @@ class FieldInfo:
     is_json: bool = False
     scale: int | None = None
     store: Checker = field(default=lambda value: value, compare=False)
+    # `store` over a whole column of values at once (bulk writes)
+    store_column: ColumnChecker = field(default=lambda values: values, compare=False)
     compare: Checker = field(default=lambda value: value, compare=False)
     default: Default | None = None
     # False when an omitted value needs SQL to compute (a sequence, a SQL expression,
@@ -174,6 +183,8 @@ def _field(model: type, key: str, column: Column[Any]) -> FieldInfo:
     onupdate, _ = column_default(column.onupdate)
     declared = Declared.of(key, column.info)
     store = _storer(key, check, scale, required=required, column=column)
+    if declared is not None:
+        store = _declaring(store, declared)
     return FieldInfo(
         key=key,
         attribute=getattr(model, key),
@@ -184,7 +195,8 @@ def _field(model: type, key: str, column: Column[Any]) -> FieldInfo:
         primary_key=column.primary_key,
         is_json=isinstance(impl_type(column.type), JSON),
         scale=scale,
-        store=store if declared is None else _declaring(store, declared),
+        store=store,
+        store_column=column_checker(store, column.type, plain=declared is None, scale=scale),
         compare=checker_for(column, py_type, key, reading=True),
         default=default,
         python_default_only=python_only,

@@ -188,7 +188,11 @@ class UnitOfWork:
         if self.read_only:
             raise TransactionError("a read-only unit of work never commits")
         with translating():
-            await session.flush()
+            sync = session.sync_session
+            if sync.new or sync.deleted or sync.dirty:
+                # nothing pending (a write through a repository method): no round through
+                # the flush while the transaction may hold row locks
+                await session.flush()
             wrote = await transaction_wrote(self.database, session, self.written_tables)
         try:
             with translating(during_commit=True):

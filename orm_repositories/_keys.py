@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, tuple_
+from sqlalchemy import ColumnElement, and_, false
 
 from orm_core.checkers import OutOfRange
 from orm_core.errors import InvalidQueryError
@@ -67,7 +67,7 @@ def pk_in(target: Target, values: Sequence[Any]) -> ColumnElement[bool]:
     pk = target.info.primary_key
     if len(pk) == 1:
         return target.backend.value_in(pk[0].attribute, values)
-    return tuple_(*(f.attribute for f in pk)).in_(values)
+    return target.backend.keys_in([f.attribute for f in pk], values)
 
 
 def pk_of(info: ModelInfo, entity: Any) -> Any:

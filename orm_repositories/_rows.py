@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 
+from orm_core.checkers import ColumnChecker
+from orm_core.dialects import array_parameter
 from orm_core.errors import InvalidQueryError, OrmError
 from orm_core.fields import Default, ModelInfo
 
@@ -37,44 +39,44 @@ class RowPlan:
     columns: tuple[str, ...]
     column_keys: tuple[str, ...]
     store: tuple[Converter, ...]
-    convert: tuple[Converter, ...]
     process: tuple[Converter | None, ...]
     defaults: tuple[tuple[Default, Converter | None], ...]
     python_only: bool
     default_fields: tuple[str, ...] = ()
     nulls: tuple[str, ...] = ()
+    check_columns: tuple[ColumnChecker, ...] = ()
 
     def records(
         self, rows: Sequence[Mapping[str, Any]], *, stored: bool = False
     ) -> list[tuple[Any, ...]]:
         """Return one tuple of bind-ready values per row; `stored` rows skip the value check.
 
+        Values are checked and bind-processed a column at a time (`FieldInfo.store_column`).
+
         Raises:
             InvalidQueryError: a value its field refuses, naming the row's index.
         """
-        fixed: list[Any] = []
-        varying: list[tuple[Default, Converter | None]] = []
+        count = len(rows)
+        columns: list[list[Any]] = []
+        try:
+            for key, check, process in zip(
+                self.keys, self.check_columns, self.process, strict=True
+            ):
+                values = [row[key] for row in rows]
+                if not stored:
+                    values = check(values)
+                columns.append(values if process is None else list(map(process, values)))
+        except InvalidQueryError as exc:
+            raise self._located(exc, rows) from exc.__cause__
         for default, process in self.defaults:
             if default.per_statement:
                 value = default.produce()
-                fixed.append(value if process is None else process(value))
+                columns.append([value if process is None else process(value)] * count)
             else:
-                varying.append((default, process))
-        tail = tuple(fixed)
-        plan = list(zip(self.keys, self.convert if not stored else self._processors(), strict=True))
-        try:
-            if not varying:
-                return [(*[convert(row[key]) for key, convert in plan], *tail) for row in rows]
-            return [
-                (
-                    *[convert(row[key]) for key, convert in plan],
-                    *tail,
-                    *[_made(default, process) for default, process in varying],
-                )
-                for row in rows
-            ]
-        except InvalidQueryError as exc:
-            raise self._located(exc, rows) from exc.__cause__
+                columns.append([_made(default, process) for _ in range(count)])
+        if not columns:
+            return [() for _ in rows]
+        return list(zip(*columns, strict=True))
 
     def checked(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Return the rows' stored values keyed by column key (defaults left to SQLAlchemy)."""
@@ -108,12 +110,49 @@ class RowPlan:
         except InvalidQueryError as exc:
             raise self._located(exc, rows) from exc.__cause__
 
+    def arrays(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+        """Checked rows as one list per column, defaults filled in, named for `array_rows`.
+
+        The lists are in `column_keys` order; SQLAlchemy bind-processes their items.
+        """
+        columns = [[row[key] for row in rows] for key in self.keys]
+        return self.named_arrays(self.column_arrays(columns))
+
+    def driver_arrays(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        """Checked rows as one list per column of bind-processed values, defaults filled in."""
+        columns = [[row[key] for row in rows] for key in self.keys]
+        return self.column_arrays(columns, processed=True)
+
+    def column_arrays(
+        self, columns: list[list[Any]], *, processed: bool = False
+    ) -> list[list[Any]]:
+        """Checked columns of the given fields, then one of each default (`column_keys` order).
+
+        `processed`: bind-processed for the driver, a default taken once per statement
+        processed once.
+        """
+        count = len(columns[0]) if columns else 0
+        arrays = [
+            column if not processed or process is None else list(map(process, column))
+            for column, process in zip(columns, self.process, strict=True)
+        ]
+        for default, process in self.defaults:
+            convert = process if processed else None
+            if default.per_statement:
+                value = default.produce()
+                arrays.append([value if convert is None else convert(value)] * count)
+            else:
+                arrays.append([_made(default, convert) for _ in range(count)])
+        return arrays
+
+    @staticmethod
+    def named_arrays(arrays: list[list[Any]]) -> dict[str, list[Any]]:
+        """The arrays as the parameters of `Backend.array_rows`."""
+        return {array_parameter(i): values for i, values in enumerate(arrays)}
+
     def check(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Return one row's stored values keyed by field."""
         return {key: store(row[key]) for key, store in zip(self.keys, self.store, strict=True)}
-
-    def _processors(self) -> list[Converter]:
-        return [process or _identity for process in self.process]
 
     def _located(self, exc: InvalidQueryError, rows: Sequence[Mapping[str, Any]]) -> OrmError:
         """The same error, naming the index of the first row that fails."""
@@ -164,12 +203,12 @@ def _build_plan(info: ModelInfo, dialect: Dialect, keys: tuple[str, ...]) -> Row
         columns=tuple([f.column.name for f in fields] + defaulted),
         column_keys=tuple([f.column.key for f in fields] + defaulted_keys),
         store=tuple(f.store for f in fields),
-        convert=tuple(_compose(f.store, p) for f, p in zip(fields, process, strict=True)),
         process=tuple(process),
         defaults=tuple((d, p) for d, p in defaults if d is not None),
         python_only=python_only,
         default_fields=tuple(f.key for f in filled),
         nulls=tuple(nulls),
+        check_columns=tuple(f.store_column for f in fields),
     )
 
 
@@ -225,6 +264,45 @@ def _compile(plan: RowPlan, statement: Any, dialect: Dialect) -> CompiledInsert 
     return CompiledInsert(result.string, names, None if identity else order, result.positional)
 
 
+@dataclass(frozen=True, slots=True)
+class CompiledArrays:
+    """A statement over column arrays compiled once: its SQL and which array each
+    positional parameter takes."""
+
+    sql: str
+    order: tuple[int, ...]
+
+    def parameters(self, arrays: list[list[Any]]) -> tuple[list[Any], ...]:
+        """The driver's parameters for the plan's column arrays."""
+        return tuple(arrays[i] for i in self.order)
+
+
+_COMPILED_ARRAYS: dict[tuple[Any, ...], CompiledArrays | None] = {}
+
+
+def compiled_arrays(
+    plan: RowPlan, statement: Any, dialect: Dialect, shape: tuple[Any, ...]
+) -> CompiledArrays | None:
+    """Compile a statement over `Backend.array_rows` once (cached by `shape`).
+
+    None when a parameter is not one of the arrays (a value bound in the statement
+    itself) or the driver takes named parameters: the caller lets SQLAlchemy run it.
+    """
+    cache_key = (id(plan), id(dialect), shape)
+    if cache_key in _COMPILED_ARRAYS:
+        return _COMPILED_ARRAYS[cache_key]
+    if len(_COMPILED_ARRAYS) >= _MAX_CACHED:
+        _COMPILED_ARRAYS.clear()
+    found = None
+    result = statement.compile(dialect=dialect)
+    index = {array_parameter(i): i for i in range(len(plan.column_keys))}
+    names = tuple(result.positiontup or ()) if result.positional else ()
+    if names and all(name in index for name in names) and "POSTCOMPILE" not in result.string:
+        found = CompiledArrays(result.string, tuple(index[name] for name in names))
+    _COMPILED_ARRAYS[cache_key] = found
+    return found
+
+
 def batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
     """Split `rows` into lists of at most `size`."""
     iterator = iter(rows)
@@ -250,16 +328,6 @@ def grouped(rows: Sequence[Any]) -> dict[tuple[str, ...], list[Mapping[str, Any]
     return groups
 
 
-def _compose(store: Converter, process: Converter | None) -> Converter:
-    if process is None:
-        return store
-    return lambda value: process(store(value))
-
-
 def _made(default: Default, process: Converter | None) -> Any:
     value = default.produce()
     return value if process is None or value is None else process(value)
-
-
-def _identity(value: Any) -> Any:
-    return value

@@ -8,7 +8,9 @@ keys; taking hits in draw order and skipping repeats draws without replacement,
 so the result is a uniform random subset.
 
 `min` and `max` of the key are index endpoint reads, so an unfiltered call costs a
-few index lookups however large the table is. Probing stops after a budget of
+few index lookups however large the table is; where the backend takes an array of
+draws (PostgreSQL), the bounds, the probes and the rows they hit are one statement,
+one round trip. Probing stops after a budget of
 `16 * n + 64` probes (rows matching the filters are then sparser than about one
 key in sixteen of the key range); the rows still missing are taken with
 `ORDER BY random() LIMIT k` over the matching rows, which is uniform too but reads
@@ -22,7 +24,7 @@ import random as _random
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, bindparam, cast, func, select
 
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import FieldInfo
@@ -37,6 +39,9 @@ PROBES_PER_ROW = 16
 PROBE_FLOOR = 64
 MAX_PROBED_SAMPLE = 10_000
 _MAX_BATCH = 20_000
+_DRAWS = "orm_draws"
+_LIMIT = "orm_draw_limit"
+_DRAWN: dict[tuple[Any, str], Any] = {}
 
 
 async def sample(
@@ -71,27 +76,85 @@ async def _probe(
     target: Target, key: FieldInfo, n: int, conditions: Sequence[ColumnElement[bool]]
 ) -> list[Any]:
     column = key.attribute
-    bounds = (await execute(target, select(func.min(column), func.max(column)))).one()
-    low, high = tuple(bounds)
-    if low is None:
-        return []
-    found: dict[int, Any] = {}
+    bounds: tuple[Any, Any] | None = None
+    found: dict[Any, Any] = {}
     budget = PROBES_PER_ROW * n + PROBE_FLOOR
     hit_rate = 1.0
     while len(found) < n and budget > 0:
         missing = n - len(found)
         size = min(budget, _MAX_BATCH, math.ceil(missing / hit_rate * 1.25) + 8)
         budget -= size
-        probes = [rng.randint(low, high) for _ in range(size)]
-        rows = await _fetch_keys(target, sorted(set(probes)), conditions)
-        for probe in probes:
-            if probe in rows and probe not in found:
-                found[probe] = rows[probe]
-                if len(found) == n:
-                    break
-        hits = sum(1 for probe in probes if probe in rows)
-        hit_rate = max(hits / size, 1 / PROBES_PER_ROW)
+        # a probe is low + floor(u * (high - low + 1)): uniform over the key range
+        fractions = [rng.random() for _ in range(size)]
+        drawn = _drawn_statement(target, column)
+        if drawn is not None:
+            # only the first `missing` hits can be taken: the rest are not even loaded
+            statement = drawn.where(*conditions) if conditions else drawn
+            params = {_DRAWS: fractions, _LIMIT: missing}
+            hits = await fetch_all(target, statement, params)
+            if len(hits) == missing:
+                fractions = fractions[: len(hits)]  # what the hit rate is known over
+        else:
+            bounds = bounds or await _bounds(target, column)
+            hits = await _hits_probed(target, bounds, fractions, conditions)
+        if not hits and not found and bounds is None:
+            bounds = await _bounds(target, column)  # nothing hit: maybe nothing is there
+        if bounds is not None and bounds[0] is None:
+            return []
+        for entity in hits:
+            found.setdefault(pk_of(target.info, entity), entity)
+            if len(found) == n:
+                break
+        hit_rate = max(len(hits) / len(fractions), 1 / PROBES_PER_ROW)
     return list(found.values())
+
+
+async def _bounds(target: Target, column: Any) -> tuple[Any, Any]:
+    """The smallest and largest key: two index endpoint reads."""
+    row = (await execute(target, select(func.min(column), func.max(column)))).one()
+    low, high = tuple(row)
+    return low, high
+
+
+def _drawn_statement(target: Target, column: Any) -> Any:
+    """Bounds, probes and their rows in one statement (built once per model and backend).
+
+    The first `:limit` rows hit, in draw order: `fetch_all` keeps a key drawn twice once
+    (a repeat only makes fewer hits). The bounds are scalar subqueries read once from the
+    key index; each draw is one primary-key lookup. None: the backend takes no draws.
+    """
+    key = (target.model, target.backend.name)
+    if key in _DRAWN:
+        return _DRAWN[key]
+    draws = target.backend.draws(_DRAWS)
+    statement = None
+    if draws is not None:
+        low = select(func.min(column)).scalar_subquery()
+        high = select(func.max(column)).scalar_subquery()
+        probe = low + cast(func.floor(draws.c.u * (high - low + 1)), BigInteger)
+        statement = (
+            select(target.model)
+            .join(draws, column == probe)
+            .order_by(draws.c.seq)
+            .limit(bindparam(_LIMIT, type_=Integer()))
+        )
+    _DRAWN[key] = statement
+    return statement
+
+
+async def _hits_probed(
+    target: Target,
+    bounds: tuple[Any, Any],
+    fractions: Sequence[float],
+    conditions: Sequence[ColumnElement[bool]],
+) -> list[Any]:
+    """The rows the draws hit, probed by key once the bounds are known, in draw order."""
+    low, high = bounds
+    if low is None:
+        return []
+    probes = [low + math.floor(u * (high - low + 1)) for u in fractions]
+    rows = await _fetch_keys(target, sorted(set(probes)), conditions)
+    return [rows[p] for p in dict.fromkeys(probes) if p in rows]
 
 
 async def _fetch_keys(

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, inspect, select, update
-from sqlalchemy.sql.dml import Update
 
+from orm_core.dialects import array_parameter
 from orm_core.errors import (
     ConcurrentModificationError,
     InvalidQueryError,
@@ -70,12 +70,13 @@ def update_statement(
     managed: Mapping[str, Any] | None = None,
     core: bool = False,
     returning: bool = False,
-) -> Update:
+) -> Any:
     """`UPDATE model SET values + managed values WHERE scope AND conditions [RETURNING *]`.
 
     `values` are keyed by field and may be SQL expressions or bind parameters;
     `managed` replaces the managed values (a cached statement binds them per call);
-    `core` builds a Core UPDATE of the table, for executemany.
+    `core` builds a Core UPDATE of the table, for executemany; `returning` an UPDATE
+    whose rows are read back as entities.
     """
     info = target.info
     extra = managed_values(info, values, touch=touch) if managed is None else managed
@@ -84,6 +85,15 @@ def update_statement(
     if core:
         columns = {info.fields[k].column.key: v for k, v in assignments.items()}
         return update(target.table).where(*where).values(columns)
+    if returning and target.backend.update_returning and info.table is not None:
+        # a Core UPDATE … RETURNING loaded as a SELECT's rows would be: none of the ORM's
+        # bulk-update bookkeeping runs between the write and the caller (nor the COMMIT)
+        columns = {info.fields[k].column.key: v for k, v in assignments.items()}
+        table = info.table
+        # the mapped columns only: a generated column (a search vector) is never read
+        mapped = [field.column for field in info.fields.values()]
+        written = update(table).where(*where).values(columns).returning(*mapped)
+        return select(target.model).from_statement(written)
     attributes = {info.fields[k].attribute: v for k, v in assignments.items()}
     statement = update(target.model).where(*where).values(attributes)
     if returning and target.backend.update_returning:
@@ -232,17 +242,27 @@ async def _update_group(
     old: dict[Any, dict[str, Any]],
     want: Wanted,
 ) -> None:
-    """One executemany of the rows that set the same fields, reported as one event."""
+    """The rows that set the same fields, reported as one event: one statement over column
+    arrays where the backend has them (`UPDATE … FROM unnest(…)`), else one executemany."""
     info = target.info
     await before(target, "update", group)
-    where = [info.fields[k].column == bindparam(f"pk_{k}") for k in pk_keys]
-    values: dict[str, Any] = {k: bindparam(f"v_{k}") for k in set_keys}
+    keys = [*pk_keys, *set_keys]
+    source = target.backend.array_rows(target.table, [info.fields[k].column.key for k in keys])
+    params: Any
+    if source is not None:
+        rows = list(source.subquery("orm_rows").c)
+        where = [info.fields[k].column == rows[i] for i, k in enumerate(pk_keys)]
+        values: dict[str, Any] = {k: rows[len(pk_keys) + i] for i, k in enumerate(set_keys)}
+        params = {array_parameter(i): [row[k] for row in group] for i, k in enumerate(keys)}
+    else:
+        where = [info.fields[k].column == bindparam(f"pk_{k}") for k in pk_keys]
+        values = {k: bindparam(f"v_{k}") for k in set_keys}
+        params = [
+            {**{f"pk_{k}": row[k] for k in pk_keys}, **{f"v_{k}": row[k] for k in set_keys}}
+            for row in group
+        ]
     managed = managed_values(info, values)
     statement = update_statement(target, where, values, core=True, managed=managed)
-    params = [
-        {**{f"pk_{k}": row[k] for k in pk_keys}, **{f"v_{k}": row[k] for k in set_keys}}
-        for row in group
-    ]
     with translating():
         await connection.execute(statement, params)
     if not want.changes:

@@ -3,9 +3,11 @@
 The backend spells the statement (`ON CONFLICT … DO UPDATE` on PostgreSQL and SQLite,
 `ON DUPLICATE KEY UPDATE` on MySQL/MariaDB, which re-read the row by its conflict
 fields); the update part takes its managed values from the one UPDATE builder's
-rules. `upsert_many` sends a row plan's records through one compiled statement run
-with executemany, since compiling a multi-VALUES statement of thousands of rows
-costs more than running it.
+rules (`orm_repositories._upsert_statement`). `upsert_many` checks its rows a column
+at a time and, where the backend takes arrays (PostgreSQL), sends each batch as one
+statement over column arrays; elsewhere one compiled single-row statement run with
+executemany, since compiling a multi-VALUES statement of thousands of rows costs more
+than running it.
 """
 
 from __future__ import annotations
@@ -13,31 +15,44 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, select, tuple_
+from sqlalchemy import select, tuple_
 
 from orm_core.errors import DuplicateError, InvalidQueryError
-from orm_core.fields import FieldInfo, ModelInfo
 from orm_core.session import nested
-from orm_core.tenancy import ALL_TENANTS, criterion, required, tenant_value
+from orm_core.tenancy import ALL_TENANTS, tenant_value
 from orm_core.translate import translating
 from orm_repositories._changes import Wanted, after, before, locked_rows, stored, wanted
+from orm_repositories._columns import (
+    Checked,
+    Stamp,
+    checked_columns,
+    collapsed_rows,
+    last_of_each_key,
+)
 from orm_repositories._keys import chunks, pk_of, pk_of_values
 from orm_repositories._managed import managed_values
 from orm_repositories._reload import holds_values, reload_held
-from orm_repositories._rows import RowPlan, row_plan
+from orm_repositories._rows import RowPlan, compiled_arrays, row_plan
 from orm_repositories._select import scope_criteria
-from orm_repositories._send import write_rows
+from orm_repositories._send import translated, write_rows
 from orm_repositories._target import (
     Target,
     execute_write,
     fetch_first,
-    names_list,
     write_connection,
+)
+from orm_repositories._upsert_statement import (
+    conflict_names,
+    updates_for,
+    upsert_plan,
+    upsert_statement,
 )
 from orm_repositories._values import check_values
 
 # Rows handed to one executemany call: bounds memory, not bind parameters.
 UPSERT_BATCH_SIZE = 5_000
+# Rows in one statement over column arrays (its parameters are one per column).
+ARRAY_BATCH_SIZE = 20_000
 
 
 async def upsert(
@@ -45,10 +60,10 @@ async def upsert(
 ) -> Any:
     """Upsert one row and return the entity holding the stored values."""
     checked = check_values(target, values, inserting=True)
-    conflict, chosen = _plan(target, conflict_fields, update_fields, [tuple(checked)])
-    updates = _updates_for(target.info, tuple(checked), conflict, chosen)
+    conflict, chosen = upsert_plan(target, conflict_fields, update_fields, [tuple(checked)])
+    updates = updates_for(target.info, tuple(checked), conflict, chosen)
     info = target.info
-    statement = _statement(target, target.model, conflict, updates).values(
+    statement = upsert_statement(target, target.model, conflict, updates).values(
         {info.fields[k].attribute: v for k, v in checked.items()}
     )
     await before(target, "create", [checked])
@@ -117,49 +132,111 @@ async def upsert_many(
         raise InvalidQueryError("upsert_many takes an iterable of dicts")
     info = target.info
     names = conflict_names(target, conflict_fields)
-    collapsed = _collapsed(target, rows, names)
-    if not collapsed:
+    checked = checked_columns(
+        info, rows, names, stamp=_stamp(target), what="upsert_many"
+    )  # fmt: skip
+    if not checked.rows:
         return 0
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for checked in collapsed.values():
-        groups.setdefault(tuple(checked), []).append(checked)
-    conflict, chosen = _plan(target, conflict_fields, update_fields, list(groups))
+    conflict, chosen = upsert_plan(target, conflict_fields, update_fields, list(checked.groups))
     report = _reporting(target)
     # a tenant's upsert must see which rows it wrote: another tenant's row is a conflict
     checked_out = report.changes or (info.tenant is not None and target.tenant is not ALL_TENANTS)
+    if len(checked.groups) == 1 and not checked_out and not wanted(target, "create").before:
+        written_columns = await _upsert_columns(target, checked, conflict, chosen)
+        if written_columns is not None:
+            return written_columns
+    collapsed = collapsed_rows(checked, names)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in collapsed.values():
+        groups.setdefault(tuple(row), []).append(row)
     written = 0
     async with nested(target.session):
         connection = await write_connection(target)
         for keys, group in groups.items():
-            updates = _updates_for(info, keys, conflict, chosen)
-            statement = _statement(target, target.table, conflict, updates)
+            updates = updates_for(info, keys, conflict, chosen)
             plan = row_plan(info, target.table, connection.dialect, keys)
+            source = _array_source(target, plan)
+            statement = upsert_statement(target, target.table, conflict, updates, source=source)
             shape = ("upsert", tuple(conflict), tuple(updates))
-            for start in range(0, len(group), UPSERT_BATCH_SIZE):
-                batch = group[start : start + UPSERT_BATCH_SIZE]
+            size = ARRAY_BATCH_SIZE if source is not None else UPSERT_BATCH_SIZE
+            for start in range(0, len(group), size):
+                batch = group[start : start + size]
                 await before(target, "create", batch)
+                if not checked_out and updates:
+                    if source is None:
+                        await write_rows(
+                            connection, target.backend, plan, statement, batch,
+                            copy=False, stored=True, shape=shape,
+                        )  # fmt: skip
+                    else:
+                        await _write_arrays(connection, plan, statement, batch, shape)
+                    written += len(batch)
+                    continue
+                # one statement for the batch: the column arrays, or executemany of the rows
+                params = plan.checked(batch) if source is None else plan.arrays(batch)
                 if checked_out:
                     written += await _reported_batch(
-                        target, connection, statement, plan, batch, conflict, updates, report
+                        target, connection, statement, params, batch, conflict, updates, report
                     )
-                    continue
-                if not updates:
-                    written += await _insert_new(target, connection, statement, plan, batch)
-                    continue
-                await write_rows(
-                    connection, target.backend, plan, statement, batch,
-                    copy=False, stored=True, shape=shape,
-                )  # fmt: skip
-                written += len(batch)
+                else:
+                    written += await _insert_new(target, connection, statement, params)
     await reload_held(target, holds_values(conflict, list(collapsed)))
     return written
+
+
+async def _upsert_columns(
+    target: Target, checked: Checked, conflict: list[str], chosen: list[str] | None
+) -> int | None:
+    """Upsert rows of one set of fields straight from their checked columns (no events to
+    fire, nothing to report): one statement over column arrays per batch. None: the
+    backend takes no arrays, or nothing is to be updated (the rows path handles those).
+    """
+    info = target.info
+    ((keys, (_where, columns)),) = checked.groups.items()
+    updates = updates_for(info, keys, conflict, chosen)
+    plan = row_plan(info, target.table, target.backend.dialect, keys)
+    source = _array_source(target, plan)
+    if source is None or not updates:
+        return None
+    found, columns = last_of_each_key(keys, columns, conflict)
+    statement = upsert_statement(target, target.table, conflict, updates, source=source)
+    shape = ("arrays", "upsert", tuple(conflict), tuple(updates))
+    async with nested(target.session):
+        connection = await write_connection(target)
+        compiled = None if translated(connection) else compiled_arrays(
+            plan, statement, connection.dialect, shape
+        )  # fmt: skip
+        for start in range(0, len(found), ARRAY_BATCH_SIZE):
+            batch = [column[start : start + ARRAY_BATCH_SIZE] for column in columns]
+            with translating():
+                if compiled is None:
+                    params = plan.named_arrays(plan.column_arrays(batch, processed=False))
+                    await connection.execute(statement, params)
+                else:
+                    arrays = plan.column_arrays(batch, processed=True)
+                    await connection.exec_driver_sql(compiled.sql, compiled.parameters(arrays))
+    await reload_held(target, holds_values(conflict, found))
+    return len(found)
+
+
+def _stamp(target: Target) -> Stamp | None:
+    """Write the unit of work's tenant into each row of a tenant model (None: not one)."""
+    info = target.info
+    if info.tenant is None:
+        return None
+    key = info.tenant.key
+
+    def stamp(row: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {**row, key: tenant_value(target.tenant, info.model, row.get(key))}
+
+    return stamp
 
 
 async def _reported_batch(
     target: Target,
     connection: Any,
     statement: Any,
-    plan: RowPlan,
+    params: Any,
     batch: list[dict[str, Any]],
     conflict: list[str],
     updates: list[str],
@@ -183,7 +260,7 @@ async def _reported_batch(
             held[tuple(values[k] for k in conflict)] = (key, values)
     names = {field.column.key: key for key, field in info.fields.items()}
     with translating():
-        result = await connection.execute(statement.returning(*table.c), plan.checked(batch))
+        result = await connection.execute(statement.returning(*table.c), params)
     created, updated, returned = [], [], set()
     written = [*updates, *managed_values(info, updates)]
     for row in result.mappings():
@@ -209,160 +286,49 @@ def _keys_in(target: Target, columns: list[Any], keys: Sequence[tuple[Any, ...]]
     return tuple_(*columns).in_(keys)
 
 
-async def _insert_new(
-    target: Target, connection: Any, statement: Any, plan: RowPlan, rows: list[dict[str, Any]]
-) -> int:
+async def _insert_new(target: Target, connection: Any, statement: Any, params: Any) -> int:
     """Insert the rows whose key is new, leaving the others untouched; return how many.
 
-    The rows a `DO NOTHING` insert wrote come back through RETURNING (SQLAlchemy's
-    batched executemany); without RETURNING the driver's row count is taken.
+    The rows a `DO NOTHING` insert wrote come back through RETURNING (one statement
+    over column arrays, or SQLAlchemy's batched executemany); without RETURNING the
+    driver's row count is taken.
     """
     if not target.backend.upsert_returning:
         with translating():
-            result = await connection.execute(statement, plan.checked(rows))
+            result = await connection.execute(statement, params)
         return int(result.rowcount)
     key = [f.column for f in target.info.primary_key]
     with translating():
-        result = await connection.execute(statement.returning(*key), plan.checked(rows))
+        result = await connection.execute(statement.returning(*key), params)
     return len(result.all())
 
 
-def conflict_names(target: Target, conflict_fields: Any) -> list[str]:
-    """Check that the conflict fields are exactly a primary key or a unique constraint.
+async def _write_arrays(
+    connection: Any,
+    plan: RowPlan,
+    statement: Any,
+    batch: list[dict[str, Any]],
+    shape: tuple[Any, ...],
+) -> None:
+    """Run an upsert over column arrays: compiled once, its arrays sent to the driver as
+    they are (SQLAlchemy binds them under a schema translation or when it cannot be)."""
+    found = None if translated(connection) else compiled_arrays(
+        plan, statement, connection.dialect, ("arrays", *shape)
+    )  # fmt: skip
+    with translating():
+        if found is None:
+            await connection.execute(statement, plan.arrays(batch))
+        else:
+            await connection.exec_driver_sql(found.sql, found.parameters(plan.driver_arrays(batch)))
 
-    Raises:
-        InvalidQueryError: unknown fields, or fields that are no unique key.
+
+def _array_source(target: Target, plan: RowPlan) -> tuple[Sequence[str], Any] | None:
+    """The rows as column arrays where the backend takes them (None: send rows).
+
+    Only when every omitted column's default is known in Python: an INSERT … SELECT
+    would evaluate a default SQLAlchemy computes once for the whole statement.
     """
-    conflict = names_list(conflict_fields, "conflict_fields")
-    info = target.info
-    for name in conflict:
-        info.field(name)
-    table = target.table
-    wanted = {info.fields[k].column.name for k in conflict}
-    keys = [{c.name for c in table.primary_key.columns}]
-    for item in (*table.constraints, *table.indexes):
-        if isinstance(item, UniqueConstraint) or (isinstance(item, Index) and item.unique):
-            keys.append({c.name for c in item.columns})
-    if wanted not in keys:
-        raise InvalidQueryError(
-            f"conflict_fields {conflict} are not a primary key or unique constraint "
-            f"of {target.model.__name__}",
-            {"conflict_fields": conflict, "unique_keys": sorted(sorted(k) for k in keys)},
-        )
-    return conflict
-
-
-def _collapsed(
-    target: Target, rows: Iterable[Mapping[str, Any]], names: list[str]
-) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Check every row's values; keep the last row of each conflict key."""
-    collapsed: dict[tuple[Any, ...], dict[str, Any]] = {}
-    stores: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
-    info = target.info
-    tenant_key = info.tenant.key if info.tenant is not None else None
-    for index, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            raise InvalidQueryError("upsert_many rows must be dicts of field values")
-        if tenant_key is not None:
-            stamped = tenant_value(target.tenant, info.model, row.get(tenant_key))
-            row = {**row, tenant_key: stamped}
-        keys = tuple(row)
-        plan = stores.get(keys)
-        if plan is None:
-            missing = [k for k in names if k not in row]
-            if missing:
-                raise InvalidQueryError(
-                    f"every upsert row needs its conflict fields; missing {missing}"
-                )
-            plan = stores[keys] = [(k, info.field(k).store) for k in keys]
-        try:
-            checked = {k: store(row[k]) for k, store in plan}
-        except InvalidQueryError as exc:
-            raise InvalidQueryError(
-                f"row {index}: {exc.message}", {**exc.details, "row": index}
-            ) from exc
-        collapsed[tuple([checked[k] for k in names])] = checked
-    return collapsed
-
-
-def _plan(
-    target: Target, conflict_fields: Any, update_fields: Any, key_sets: Sequence[tuple[str, ...]]
-) -> tuple[list[str], list[str] | None]:
-    """Check conflict and update fields against the given key sets, before any SQL.
-
-    Returns the conflict fields and the explicit update fields (None: every given one).
-    """
-    info = target.info
-    conflict = conflict_names(target, conflict_fields)
-    given = set().union(*key_sets)
-    missing = [k for k in conflict if k not in given]
-    if missing:
-        raise InvalidQueryError(f"conflict fields need values: {missing}", {"missing": missing})
-    chosen: list[str] | None = None
-    pk = {f.key for f in info.primary_key}
-    if update_fields is not None:
-        chosen = names_list(update_fields, "update_fields", allow_empty=True)
-        for name in chosen:
-            info.field(name)
-        changing_key = [k for k in chosen if k in pk and k not in conflict]
-        if changing_key:
-            raise InvalidQueryError(f"the primary key {changing_key} cannot be updated")
-        absent = [k for k in chosen if k not in given]
-        if absent:
-            raise InvalidQueryError(
-                f"update_fields must be among the given values: {absent}", {"missing": absent}
-            )
-    version = info.version
-    if version is not None and version.key in (chosen if chosen is not None else given):
-        raise InvalidQueryError(f"{version.key!r} is managed by optimistic locking; do not set it")
-    return conflict, chosen
-
-
-def _updates_for(
-    info: ModelInfo, keys: tuple[str, ...], conflict: list[str], chosen: list[str] | None
-) -> list[str]:
-    """The fields a row with `keys` updates: the chosen ones it carries, else all it carries.
-
-    The primary key is never changed by the update path.
-    """
-    pk = {f.key for f in info.primary_key}
-    names = keys if chosen is None else [k for k in chosen if k in keys]
-    return [k for k in names if k not in conflict and k not in pk]
-
-
-def _statement(target: Target, into: Any, conflict: list[str], updates: list[str]) -> Any:
-    info = target.info
-    backend = target.backend
-    fields = info.fields
-    conflict_columns = [fields[k].column for k in conflict]
-    managed = managed_values(info, updates) if updates else {}
-    insert = backend.upsert_insert(into)
-    if not updates:
-        # nothing to change: leave the existing row alone, neither rewritten nor locked
-        return backend.on_conflict_nothing(insert, conflict_columns)
-    # never change or move another tenant's row
-    where = None
-    if info.tenant is not None:
-        where = criterion(info.tenant.column, required(target.tenant, info.model))
-
-    def assignments(proposed: Any) -> dict[Any, Any]:
-        values: dict[Any, Any] = {fields[k].column: proposed[fields[k].column.key] for k in updates}
-        for key, value in managed.items():
-            field = fields[key]
-            values[field.column] = _managed_assignment(field, value, proposed)
-        return values
-
-    return backend.on_conflict_update(insert, conflict_columns, assignments, where=where)
-
-
-def _managed_assignment(field: FieldInfo, value: Any, proposed: Any) -> Any:
-    """The SET term of a managed column in an upsert's update part.
-
-    `updated_at` is in the proposed row too (its insert default is "now" as well):
-    referring to it keeps bound values out of the update clause, so one compiled
-    statement serves every row of an executemany.
-    """
-    default, onupdate = field.default, field.onupdate
-    if default is not None and onupdate is not None and default.produce is onupdate.produce:
-        return proposed[field.column.key]
-    return value
+    if not plan.python_only:
+        return None
+    rows = target.backend.array_rows(target.table, plan.column_keys)
+    return None if rows is None else (plan.column_keys, rows)

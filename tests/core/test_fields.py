@@ -122,3 +122,41 @@ def test_storable_values_reject_none_for_required_columns():
         storable_value(field(Product, "name"), None)
     assert storable_value(field(Product, "category"), None) is None
     assert storable_value(field(Product, "id"), None) is None
+
+
+# -- whole columns (bulk writes) ---------------------------------------------------------
+
+COLUMN_CASES = [
+    (Everything, "label", ["a", "bc", None, "xyz"], ["a", "toolong"]),
+    (Everything, "label", ["ok", "yes"], ["ok", "nul\x00"]),
+    (Everything, "small", [1, -(2**15), 2**15 - 1], [1, 2**15]),
+    (Everything, "small", [3, 4], [3, True]),
+    (Everything, "big", [2**62, -(2**63)], [1, "2"]),
+    (
+        Product,
+        "price",
+        [Decimal("1.005"), Decimal("-2.345"), 7, 1.5],
+        [Decimal("1"), Decimal("NaN")],
+    ),
+    (Product, "price", [Decimal("9999999999.994")], [Decimal("9999999999.995")]),
+    (Note, "color", [Color.RED, "BLUE", "blue"], [Color.RED, "green"]),
+]
+
+
+@pytest.mark.parametrize(("model", "name", "good", "bad"), COLUMN_CASES)
+def test_a_column_is_checked_as_its_values_one_by_one(model, name, good, bad):
+    info = field(model, name)
+    assert info.store_column(list(good)) == [info.store(v) for v in good]
+    with pytest.raises(InvalidQueryError) as column_error:
+        info.store_column(list(bad))
+    with pytest.raises(InvalidQueryError) as value_error:
+        for value in bad:
+            info.store(value)
+    assert column_error.value.message == value_error.value.message
+
+
+def test_a_column_of_decimals_is_rounded_half_away_from_zero():
+    price = field(Product, "price")
+    rounded = price.store_column([Decimal("2.345"), Decimal("-2.345"), Decimal("0.004")])
+    assert rounded == [Decimal("2.35"), Decimal("-2.35"), Decimal("0.00")]
+    assert [r.as_tuple().exponent for r in rounded] == [-2, -2, -2]

@@ -171,14 +171,23 @@ async def test_random_is_uniform_over_a_filtered_set(database, seeded_rng):
 
 
 @pytest.mark.postgres
-async def test_an_unfiltered_sample_on_postgresql_neither_sorts_nor_scans(database):
+async def test_an_unfiltered_sample_on_postgresql_is_one_statement_without_a_sort(database):
     await _seed(database, range(1, 2001))
     with recorded(database) as log:
         async with ShopUoW(database) as uow:
             rows = await uow.products.sample(10)
-    assert len(rows) == 10
+    assert len(rows) == 10 and len({r.id for r in rows}) == 10
     queries = [s for s in log.sql if "products" in s]
-    assert not any("random()" in s.lower() or "ORDER BY" in s for s in queries)
-    # one min/max read of the key index, then primary-key lookups of a few probes
-    assert "max(products.id)" in queries[0]
-    assert all("products.id = ANY" in s for s in queries[1:]) and 1 <= len(queries) - 1 <= 3
+    # the bounds, the draws and the rows they hit: one round trip, no random() sort
+    assert len(queries) == 1
+    assert "max(products.id)" in queries[0] and "unnest(" in queries[0]
+    assert "random()" not in queries[0].lower()
+
+
+@pytest.mark.postgres
+async def test_a_sample_of_an_empty_table_on_postgresql_asks_for_the_bounds_once(database):
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
+            assert await uow.products.sample(10) == []
+    queries = [s for s in log.sql if "products" in s]
+    assert 2 <= len(queries) <= 3  # the draws, the bounds (nothing there), the fallback

@@ -298,17 +298,19 @@ async def test_upsert_many_failure_keeps_none_of_the_call_but_the_unit_goes_on(d
 
 
 @pytest.mark.postgres
-async def test_upsert_many_sends_one_single_row_statement_per_batch(database):
-    rows = [{"sku": f"K{i}", "name": "n", "price": Decimal("1")} for i in range(3_000)]
+async def test_upsert_many_sends_one_statement_of_column_arrays_per_batch(database):
+    rows = [{"sku": f"K{i}", "name": "n", "price": Decimal("1")} for i in range(30_000)]
     with recorded(database) as log:
         async with ShopUoW(database) as uow:
-            assert await uow.products.upsert_many(rows, conflict_fields=["sku"]) == 3_000
+            assert await uow.products.upsert_many(rows, conflict_fields=["sku"]) == 30_000
     calls = [entry for entry in log.statements if entry[0].startswith("INSERT")]
-    assert len(calls) == 1
-    statement, _, parameter_sets = calls[0]
-    # one row of placeholders, run by the driver as one executemany of 3,000 parameter sets
-    assert parameter_sets == 3_000
-    assert "$7" in statement and "$8" not in statement
+    # 20,000 rows a statement, whatever the bind-parameter limit: one array per column
+    assert len(calls) == 2
+    for statement, count, parameter_sets in calls:
+        assert "unnest(" in statement and "ON CONFLICT (sku) DO UPDATE" in statement
+        assert parameter_sets == 1 and count == 7
+    async with ShopUoW(database) as uow:
+        assert await uow.products.count() == 30_000
 
 
 # -- MariaDB ------------------------------------------------------------------------------
