@@ -49,6 +49,7 @@ from orm_core.checkers import impl_type
 from orm_core.errors import InvalidQueryError
 from orm_core.fulltext import DeclaredVector, SearchRequest, SearchSource, SearchVector
 from orm_core.json_sql import JsonSql, PostgresqlJson, SqliteJson
+from orm_core.pinging import install_idle_ping
 from orm_core.timeouts import (
     NO_TIMEOUTS,
     TIMEOUTS_OPTION,
@@ -342,8 +343,16 @@ class PostgresqlBackend(Backend):
             options["connect_args"] = connect_args
         return options
 
+    @classmethod
+    def engine_options(cls, options: dict[str, Any], *, pool_size_given: bool) -> dict[str, Any]:
+        # pinged by `install_idle_ping` instead, unless asked for at every checkout
+        options.setdefault("pool_pre_ping", False)
+        return options
+
     def install(self, engine: AsyncEngine, timeouts: Timeouts) -> None:
         install_postgres(engine, timeouts if self.pgbouncer else NO_TIMEOUTS)
+        if not getattr(engine.sync_engine.pool, "_pre_ping", False):
+            install_idle_ping(engine)
 
     # -- outbox relays: a session-level advisory lock per topic ----------------------------
 

@@ -25,6 +25,7 @@ from orm_core import (
     InvalidQueryError,
     UnitOfWork,
 )
+from orm_core.pinging import IDLE_BEFORE_PING
 from orm_core.resilience import connect_delay, is_transient_connect_error
 from tests.core.tcp_proxy import TcpProxy
 
@@ -142,8 +143,9 @@ async def test_a_dead_pooled_connection_is_replaced_through_the_retries(proxy, p
     try:
         assert await select_one(db) == 1
         await proxy.stop()  # pooled connection cut, port refusing
+        await asyncio.sleep(IDLE_BEFORE_PING + 0.1)  # idle long enough to be pinged
         coming_up = await proxy.start_later(0.3)
-        assert await select_one(db) == 1  # pre-ping fails, the reconnect is retried
+        assert await select_one(db) == 1  # the ping fails, the reconnect is retried
         await coming_up
     finally:
         await db.dispose()
