@@ -61,8 +61,10 @@ async def add_to(
     pk = target.info.primary_key
     idents = ident if len(pk) > 1 else (ident,)
     params.update({f"pk_{f.key}": v for f, v in zip(pk, idents, strict=True)})
-    change = field.attribute + amount if sign > 0 else field.attribute - amount
-    return await run_update_one(target, statement, params, ident, {field.key: change})
+    def asked() -> dict[str, Any]:  # for the write events: built only when one listens
+        return {field.key: field.attribute + amount if sign > 0 else field.attribute - amount}
+
+    return await run_update_one(target, statement, params, ident, asked)
 
 
 def counter_field(target: Target, name: Any) -> FieldInfo:

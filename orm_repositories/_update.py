@@ -9,7 +9,7 @@ follow goes into `update_statement`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, inspect, select, update
@@ -106,16 +106,19 @@ async def run_update_one(
     statement: Any,
     params: Any,
     ident: Any,
-    values: Mapping[str, Any],
+    values: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
     *,
     action: str | None = None,
 ) -> Any:
     """Run an UPDATE of one row; return the row's new state (refreshing held copies) or None.
 
-    `values` are what the call was asked to write (for the write events); the audit
-    trail's old values are read under the row lock first.
+    `values` are what the call was asked to write (for the write events), or a function
+    making them, called only when something listens; the audit trail's old values are
+    read under the row lock first.
     """
     want = wanted(target, "update")
+    if callable(values):
+        values = values() if want.before or want.changes else {}
     if want.before:
         await before(target, "update", [{**key_fields(target.info, ident), **values}])
     old = None
