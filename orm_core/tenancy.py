@@ -110,6 +110,8 @@ def scope_session_statement(state: ORMExecuteState, tenant: Any, mixin: type) ->
     """
     if tenant is ALL_TENANTS or state.execution_options.get(SCOPED_OPTION):
         return
+    if not mixin.__subclasses__():
+        return  # no tenant model in this process: nothing to look for in the statement
     if not (state.is_select or state.is_update or state.is_delete):
         return
     touched = [m.class_ for m in state.all_mappers if issubclass(m.class_, mixin)]
