@@ -67,23 +67,30 @@ async def test_cancelled_requests_holding_row_locks_leave_nothing_open(shop_data
 
     async with client_for(app) as client:
         tasks = [asyncio.create_task(client.post("/hold/1")) for _ in range(100)]
+
+        async def waiting_on_the_lock() -> int:
+            row = await database.fetch_one(
+                "SELECT count(*) AS n FROM pg_stat_activity "
+                "WHERE datname = :db AND wait_event_type = 'Lock'",
+                {"db": shop_database.url.database},
+            )
+            return int(row["n"]) if row is not None else 0
+
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if entered >= 1 and shop_database.pool_status()["checked_out"] >= 30:
+            checked_out = shop_database.pool_status()["checked_out"]
+            if entered >= 1 and checked_out >= 30 and await waiting_on_the_lock() >= 20:
                 break
             await asyncio.sleep(0.05)
-        assert entered == 1  # one holds the lock, the others wait on it or on the pool
-        assert shop_database.pool_status()["checked_out"] >= 30
-        waiting = await database.fetch_one(
-            "SELECT count(*) AS n FROM pg_stat_activity "
-            "WHERE datname = :db AND wait_event_type = 'Lock'",
-            {"db": shop_database.url.database},
-        )
-        assert waiting is not None and waiting["n"] >= 20
-        assert await idle_in_transaction(database, shop_database.url.database) >= 1
-        for task in tasks:
-            task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            assert entered == 1  # one holds the lock, the others wait on it or on the pool
+            assert shop_database.pool_status()["checked_out"] >= 30
+            assert await waiting_on_the_lock() >= 20
+            assert await idle_in_transaction(database, shop_database.url.database) >= 1
+        finally:
+            for task in tasks:
+                task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
         assert all(isinstance(r, asyncio.CancelledError) for r in results)
 
         assert shop_database.pool_status()["checked_out"] == 0
