@@ -91,6 +91,7 @@ async def test_an_unknown_host_answers_without_the_name():
     assert_fixed_503(response, "db-host", "invalid", "Name or service")
 
 
+@pytest.mark.server_session  # PgBouncer reports a failed server login as its own error
 @pytest.mark.postgres
 @pytest.mark.parametrize("wrong", ["user", "database"])
 async def test_a_wrong_role_or_database_is_a_fixed_503_not_a_500(database, wrong, caplog):
