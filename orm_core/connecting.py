@@ -15,7 +15,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from orm_core.errors import InvalidQueryError
 
@@ -65,6 +67,15 @@ def connection_options(
     if connect_args:
         options = {**options, "connect_args": connect_args}
     return url.set(query=query), options, pgbouncer
+
+
+def own_engine(url: str | URL, **options: Any) -> AsyncEngine:
+    """An engine of its own for one command (no pool), connecting the way the URL says
+    (PgBouncer included); `options` go to `create_async_engine`."""
+    connect_url, options, _ = connection_options(
+        make_url(url), {"poolclass": NullPool, **options}, None
+    )
+    return create_async_engine(connect_url, **options)
 
 
 def _unique_statement_name() -> str:

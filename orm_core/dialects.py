@@ -115,10 +115,13 @@ class Backend:
 
     # -- engine and transactions --------------------------------------------------------
 
+    # SQLAlchemy's ping at every pool checkout, unless the caller says otherwise
+    pre_ping: ClassVar[bool] = True
+
     @classmethod
     def engine_options(cls, options: dict[str, Any], *, pool_size_given: bool) -> dict[str, Any]:
         """Complete the options `create_async_engine` gets for this backend."""
-        options.setdefault("pool_pre_ping", True)
+        options.setdefault("pool_pre_ping", cls.pre_ping)
         return options
 
     def install(self, engine: AsyncEngine, timeouts: Timeouts) -> None:
@@ -343,11 +346,7 @@ class PostgresqlBackend(Backend):
             options["connect_args"] = connect_args
         return options
 
-    @classmethod
-    def engine_options(cls, options: dict[str, Any], *, pool_size_given: bool) -> dict[str, Any]:
-        # pinged by `install_idle_ping` instead, unless asked for at every checkout
-        options.setdefault("pool_pre_ping", False)
-        return options
+    pre_ping = False  # pinged by `install_idle_ping` instead, unless asked for at every checkout
 
     def install(self, engine: AsyncEngine, timeouts: Timeouts) -> None:
         install_postgres(engine, timeouts if self.pgbouncer else NO_TIMEOUTS)
@@ -501,12 +500,13 @@ class SqliteBackend(Backend):
     row_locks = False
     naive_datetimes = True
     single_writer = True
+    pre_ping = False  # a file: nothing to lose between uses
 
     @classmethod
     def engine_options(cls, options: dict[str, Any], *, pool_size_given: bool) -> dict[str, Any]:
         if not pool_size_given:
             options.pop("pool_timeout", None)  # the default pool takes no timeout
-        options.setdefault("pool_pre_ping", False)
+        options = super().engine_options(options, pool_size_given=pool_size_given)
         connect_args = dict(options.pop("connect_args", {}))
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
         options["connect_args"] = connect_args

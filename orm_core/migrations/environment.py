@@ -17,12 +17,11 @@ from typing import Any, Literal, TypeVar
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
-from sqlalchemy import JSON, MetaData, pool
+from sqlalchemy import JSON, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.engine import Connection
 
-from orm_core.connecting import connection_options
+from orm_core.connecting import own_engine
 from orm_core.migrations.settings import (
     MODELS_ENV,
     load_metadata,
@@ -120,12 +119,6 @@ def _search_objects_filter(metadata: MetaData | None, url: str) -> Any:
         return not (type_ == "index" and name in vector_indexes)
 
     return include
-
-
-def own_engine(url: str | URL) -> AsyncEngine:
-    """An engine of its own for one migration command (no pool; PgBouncer-safe by URL)."""
-    connect_url, options, _ = connection_options(make_url(url), {"poolclass": pool.NullPool}, None)
-    return create_async_engine(connect_url, **options)
 
 
 def run_coroutine(coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:

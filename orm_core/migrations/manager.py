@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase
 
+from orm_core.connecting import own_engine
 from orm_core.errors import InvalidQueryError
 from orm_core.migrations.diffs import describe
 from orm_core.migrations.environment import (
@@ -29,7 +30,6 @@ from orm_core.migrations.environment import (
     SCHEMA_ATTRIBUTE,
     URL_ATTRIBUTE,
     in_schema,
-    own_engine,
     run_coroutine,
 )
 from orm_core.migrations.errors import MigrationError, translating

@@ -5,14 +5,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orm_core.connecting import connection_options
+from orm_core.connecting import own_engine
 from orm_core.errors import DatabaseUnavailableError, OrmError
 from orm_core.migrations.errors import first_line
 from orm_core.translate import driver_error, sqlstate_of, translate
@@ -62,16 +60,10 @@ def reaching(target: DatabaseTarget, doing: str) -> Iterator[None]:
         raise CommandError(f"{doing} failed on {target.masked}: {reason}") from exc
 
 
-def _engine(url: URL, **options: Any) -> AsyncEngine:
-    """An engine of its own (no pool), connecting the way the URL says (PgBouncer included)."""
-    connect_url, options, _ = connection_options(url, {"poolclass": NullPool, **options}, None)
-    return create_async_engine(connect_url, **options)
-
-
 @asynccontextmanager
 async def connect(url: URL) -> AsyncIterator[AsyncConnection]:
     """Open one connection on an engine of its own (no pool, no framework pragmas)."""
-    engine = _engine(url)
+    engine = own_engine(url)
     try:
         async with engine.connect() as conn:
             yield conn
@@ -84,7 +76,7 @@ async def maintenance(target: DatabaseTarget) -> AsyncIterator[AsyncConnection]:
     """Connect to the server's maintenance database, outside any transaction."""
     candidates = [name for name in MAINTENANCE_DATABASES if name != target.name]
     for index, name in enumerate(candidates):
-        engine = _engine(target.on(name), isolation_level="AUTOCOMMIT")
+        engine = own_engine(target.on(name), isolation_level="AUTOCOMMIT")
         try:
             conn = await engine.connect()
         except Exception as exc:

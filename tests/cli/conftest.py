@@ -17,7 +17,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
-from orm_core.migrations.environment import own_engine
+from orm_core.connecting import own_engine
 
 POSTGRES_URL = os.environ.get(
     "ORM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

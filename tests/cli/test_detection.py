@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, UniqueConstraint, inspect
 
 from orm_core import NAMING_CONVENTION
+from orm_core.connecting import own_engine
 from orm_core.migrations import MigrationError, MigrationManager
-from orm_core.migrations.environment import own_engine
 
 
 def widgets(*, changed: bool) -> MetaData:
