@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapper, RelationshipProperty
 
 from orm_core.checkers import OutOfRange
 from orm_core.errors import InvalidQueryError
-from orm_core.fields import FieldInfo, compared_value, model_info
+from orm_core.fields import FieldInfo, compared_value, is_sql, model_info
 from orm_core.json_sql import JSON_OPERATORS, JsonPath, JsonSql
 
 OPERATORS: tuple[str, ...] = (
@@ -311,6 +311,14 @@ def condition(
     value = compared_value(field, value)
     if isinstance(value, OutOfRange):
         return _decided(column, op, value)
+    return compare(column, op, value)
+
+
+_COMPARISONS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte"})
+
+
+def compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    """`column <op> value` for a comparison operator (`value` may be a bind parameter)."""
     builders: dict[str, Callable[[Any], ColumnElement[bool]]] = {
         "eq": column.__eq__,
         "ne": column.__ne__,
@@ -320,6 +328,62 @@ def condition(
         "lte": column.__le__,
     }
     return builders[op](value)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A lookup on a column of the model itself, its value checked: SQL of a fixed shape.
+
+    Statements made only of comparisons can be built once per shape and reused with
+    the values bound per call; `isnull`'s True or False is part of the shape.
+    """
+
+    field: FieldInfo
+    op: str
+    value: Any
+
+    @property
+    def shape(self) -> tuple[str, str, Any]:
+        """What decides the SQL: the field, the operator and, for `isnull`, the value."""
+        return (self.field.key, self.op, self.value if self.op == "isnull" else None)
+
+    @property
+    def bound(self) -> bool:
+        """Whether the SQL takes the value as a parameter (`isnull` takes none)."""
+        return self.op != "isnull"
+
+    def condition(self, value: Any = None) -> ColumnElement[bool]:
+        """The SQL condition, with `value` (a bind parameter) in place of the value if given."""
+        column = self.field.attribute
+        if self.op == "isnull":
+            return column.is_(None) if self.value else column.is_not(None)
+        return compare(column, self.op, self.value if value is None else value)
+
+
+def comparisons(model: type, lookups: Mapping[str, Any]) -> list[Comparison] | None:
+    """The lookups as comparisons, or None when one needs more than a column comparison
+    (a relationship, a JSON path, a list, text matching, None, an operator mapping, or a
+    value no row can hold); `build_filters` handles those.
+
+    Raises:
+        InvalidQueryError: an unknown field or operator, or a value of the wrong type.
+    """
+    found: list[Comparison] = []
+    for key, value in lookups.items():
+        path = parse_lookup(model, key)
+        field = path.field
+        if path.steps or field is None or path.is_json or isinstance(value, Mapping):
+            return None
+        if path.op == "isnull" and isinstance(value, bool):
+            found.append(Comparison(field, "isnull", value))
+            continue
+        if path.op not in _COMPARISONS or value is None or is_sql(value):
+            return None
+        checked = compared_value(field, value)
+        if isinstance(checked, OutOfRange):
+            return None
+        found.append(Comparison(field, path.op, checked))
+    return found
 
 
 def _decided(column: Any, op: str, value: OutOfRange) -> ColumnElement[bool]:

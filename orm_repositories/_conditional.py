@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import inspect
 
 from orm_core.errors import ConcurrentModificationError, InvalidQueryError
-from orm_core.lookups import build_filters
+from orm_core.lookups import Comparison, build_filters, comparisons
 from orm_repositories._keys import pk_of_values, pk_value
 from orm_repositories._reload import ensure_loaded
 from orm_repositories._select import lookup_context
@@ -33,8 +33,12 @@ async def update_if(
         raise InvalidQueryError("update_if needs at least one value to set")
     checked = check_values(target, values, allow_pk=False)
     reject_version(target.info, checked)
-    found = build_filters(target.model, conditions, lookup_context(target))
-    entity = await update_one(target, ident, checked, found)
+    compared = comparisons(target.model, conditions)
+    if compared is None:
+        found = build_filters(target.model, conditions, lookup_context(target))
+        entity = await update_one(target, ident, checked, conditions=found)
+    else:
+        entity = await update_one(target, ident, checked, compared)
     return entity is not None, entity
 
 
@@ -59,7 +63,7 @@ async def update_with_lock(target: Target, entity: Any, values: Mapping[str, Any
     held = await _loaded_values(target, entity, [version.key, *(f.key for f in info.primary_key)])
     ident = pk_value(info, pk_of_values(info, held))
     expected = held[version.key]
-    updated = await update_one(target, ident, checked, [version.attribute == expected])
+    updated = await update_one(target, ident, checked, [Comparison(version, "eq", expected)])
     if updated is None:
         raise ConcurrentModificationError(
             f"{target.model.__name__} was modified or deleted by another transaction",

@@ -1,10 +1,7 @@
-"""The update path: one builder for every UPDATE the framework emits.
+"""The update paths: one row, many rows by condition, many rows by key, soft delete.
 
-`update_statement` applies the scope criteria and the managed values (`updated_at`,
-the version bump) and asks for RETURNING where the backend has it; `update_one`,
-`update_where`, `bulk_update`, the counters, conditional and optimistic updates,
-soft delete and restore all build their statement here. A rule every UPDATE must
-follow goes into `update_statement`.
+Every statement comes from the one builder, `_update_statement.update_statement`;
+single-row updates of a fixed shape reuse a prepared statement (`_prepared`).
 """
 
 from __future__ import annotations
@@ -12,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, inspect, select, update
+from sqlalchemy import bindparam, inspect, select
 
 from orm_core.dialects import array_parameter
 from orm_core.errors import (
@@ -22,6 +19,7 @@ from orm_core.errors import (
     OrmError,
 )
 from orm_core.fields import is_sql
+from orm_core.lookups import Comparison
 from orm_core.session import nested
 from orm_core.translate import translating
 from orm_core.types import utcnow
@@ -45,8 +43,9 @@ from orm_repositories._keys import (
 )
 from orm_repositories._loading import with_load
 from orm_repositories._managed import managed_values
+from orm_repositories._prepared import parameters, set_and_compare
 from orm_repositories._reload import ensure_loaded, has_expired_columns, holds_key, reload_held
-from orm_repositories._select import scope_criteria, select_entities
+from orm_repositories._select import select_entities
 from orm_repositories._target import (
     Target,
     execute,
@@ -56,49 +55,8 @@ from orm_repositories._target import (
     flush,
     write_connection,
 )
+from orm_repositories._update_statement import SYNCED, update_statement
 from orm_repositories._values import check_values
-
-SYNCED = {"populate_existing": True, "synchronize_session": False}
-
-
-def update_statement(
-    target: Target,
-    conditions: Sequence[Any],
-    values: Mapping[str, Any],
-    *,
-    touch: bool = True,
-    managed: Mapping[str, Any] | None = None,
-    core: bool = False,
-    returning: bool = False,
-) -> Any:
-    """`UPDATE model SET values + managed values WHERE scope AND conditions [RETURNING *]`.
-
-    `values` are keyed by field and may be SQL expressions or bind parameters;
-    `managed` replaces the managed values (a cached statement binds them per call);
-    `core` builds a Core UPDATE of the table, for executemany; `returning` an UPDATE
-    whose rows are read back as entities.
-    """
-    info = target.info
-    extra = managed_values(info, values, touch=touch) if managed is None else managed
-    assignments = {**values, **extra}
-    where = [*scope_criteria(target), *conditions]
-    if core:
-        columns = {info.fields[k].column.key: v for k, v in assignments.items()}
-        return update(target.table).where(*where).values(columns)
-    if returning and target.backend.update_returning and info.table is not None:
-        # a Core UPDATE … RETURNING loaded as a SELECT's rows would be: none of the ORM's
-        # bulk-update bookkeeping runs between the write and the caller (nor the COMMIT)
-        columns = {info.fields[k].column.key: v for k, v in assignments.items()}
-        table = info.table
-        # the mapped columns only: a generated column (a search vector) is never read
-        mapped = [field.column for field in info.fields.values()]
-        written = update(table).where(*where).values(columns).returning(*mapped)
-        return select(target.model).from_statement(written)
-    attributes = {info.fields[k].attribute: v for k, v in assignments.items()}
-    statement = update(target.model).where(*where).values(attributes)
-    if returning and target.backend.update_returning:
-        statement = statement.returning(target.model)
-    return statement
 
 
 async def run_update_one(
@@ -145,14 +103,25 @@ async def update_one(
     target: Target,
     ident: Any,
     values: Mapping[str, Any],
-    conditions: Sequence[Any] = (),
+    compared: Sequence[Comparison] = (),
     *,
-    touch: bool = True,
+    conditions: Sequence[Any] = (),
     action: str | None = None,
 ) -> Any:
-    """Update the row `ident` if it matches `conditions`; return its new state or None."""
-    where = [pk_equals(target.info, ident), *conditions]
-    statement = update_statement(target, where, values, touch=touch, returning=True)
+    """Update the row `ident` if it passes `compared` and `conditions`; its new state or None.
+
+    Without SQL `conditions` or SQL values the statement is a prepared one.
+    """
+    if not conditions and not matches_nothing(ident):
+        found = set_and_compare(target, values, compared)
+        if found is not None:
+            statement, params = found
+            params.update(parameters(target, statement, ident, list(values), touch=True))
+            return await run_update_one(
+                target, statement.statement, params, ident, values, action=action
+            )
+    where = [pk_equals(target.info, ident), *(c.condition() for c in compared), *conditions]
+    statement = update_statement(target, where, values, returning=True)
     options = statement.execution_options(**SYNCED)
     return await run_update_one(target, options, None, ident, values, action=action)
 
@@ -292,13 +261,13 @@ async def set_deleted(target: Target, id: Any, *, deleted: bool) -> bool:
     field = target.info.soft_delete
     if field is None:
         raise InvalidQueryError(f"{target.model.__name__} has no SoftDeleteMixin")
-    column = field.attribute
-    condition = column.is_(None) if deleted else column.is_not(None)
+    # soft_delete finds the row not deleted yet, restore finds it deleted
+    unchanged = Comparison(field, "isnull", deleted)
     values = {field.key: utcnow() if deleted else None}
     ident = pk_value(target.info, id)
     action = "soft_delete" if deleted else "restore"
     wide = target.widened("all")
-    return await update_one(wide, ident, values, [condition], action=action) is not None
+    return await update_one(wide, ident, values, [unchanged], action=action) is not None
 
 
 async def update_entity(target: Target, entity: Any, values: Mapping[str, Any]) -> Any:
@@ -317,11 +286,11 @@ async def update_entity(target: Target, entity: Any, values: Mapping[str, Any]) 
     await flush(target)  # pending changes first, so the version read below is current
     state = inspect(entity)
     if columns:
-        conditions: list[Any] = []
+        compared: list[Comparison] = []
         if info.version is not None:
-            conditions.append(info.version.attribute == state.dict[info.version.key])
+            compared.append(Comparison(info.version, "eq", state.dict[info.version.key]))
         ident = pk_of_identity(state)
-        if await update_one(target, ident, columns, conditions) is None:
+        if await update_one(target, ident, columns, compared) is None:
             raise _missed(target, ident)
     if related:
         # a collection is replaced against what it holds: load it first, in one go

@@ -166,3 +166,33 @@ async def test_a_plain_flush_of_a_stale_versioned_object_fails(database):
             account.balance = Decimal("0")
     async with ShopUoW(database) as uow:
         assert (await uow.accounts.get_one(account_id)).balance == Decimal("50")
+
+
+async def test_update_if_binds_each_calls_values_into_a_statement_of_the_same_shape(database):
+    product = await seed(database, stock=5)
+    async with ShopUoW(database) as uow:
+        for floor, expected in [(5, True), (6, False), (0, True), (99, False)]:
+            ok, _ = await uow.products.update_if(product.id, {"stock__gte": floor}, stock=5)
+            assert ok is expected, floor
+        ok, updated = await uow.products.update_if(
+            product.id, {"stock__lt": 6, "name__ne": "x", "category__isnull": True},
+            name="Renamed", stock=1, category=None,
+        )  # fmt: skip
+        assert ok and (updated.name, updated.stock) == ("Renamed", 1)
+        ok, _ = await uow.products.update_if(product.id, {"category__isnull": False}, stock=2)
+        assert not ok
+        ok, updated = await uow.products.update_if(product.id, {"category": None}, category="c")
+        assert ok and updated.category == "c"
+    async with ShopUoW(database) as uow:
+        assert (await uow.products.get_one(product.id)).stock == 1
+
+
+async def test_update_if_with_a_value_no_row_can_hold_matches_nothing(database):
+    product = await seed(database)
+    async with ShopUoW(database) as uow:
+        assert await uow.products.update_if(product.id, {"stock__gte": 2**70}, stock=1) == (
+            False,
+            None,
+        )
+        ok, _ = await uow.products.update_if(product.id, {"stock__lt": 2**70}, stock=1)
+        assert ok

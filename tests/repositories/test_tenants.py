@@ -284,3 +284,25 @@ async def test_counters_work_for_each_tenant_in_turn(database):
             assert (await uow.items.decrement(item.id, "qty", min_value=0)).qty == 0
     async with ShopUoW(database, tenant=ALL_TENANTS) as uow:
         assert await uow.items.increment(1, "qty") is not None  # and across tenants
+
+
+async def test_single_row_updates_built_for_one_tenant_never_reach_another_tenants_row(database):
+    """Each write below is prepared once and reused: the tenant is bound per call."""
+    seeded = await seed(database)
+    writes = {
+        "update": lambda r, id: r.update(id, qty=3),
+        "update_if": lambda r, id: r.update_if(id, {"qty__gte": 0}, qty=4),
+        "increment": lambda r, id: r.increment(id, "qty"),
+        "soft_delete": lambda r, id: r.soft_delete(id),
+    }
+    for name, write in writes.items():
+        async with ShopUoW(database, tenant="b") as uow:  # b's own row: prepares the statement
+            assert await write(uow.items, seeded["x2"].id) not in (None, False, (False, None))
+            await uow.items.restore(seeded["x2"].id)
+        before = await snapshot(database)
+        async with ShopUoW(database, tenant="a") as uow:
+            if name == "update":
+                await _raises(write(uow.items, seeded["x1"].id), NotFoundError)
+            else:
+                assert await write(uow.items, seeded["x1"].id) in (None, False, (False, None))
+        assert await snapshot(database) == before, name
