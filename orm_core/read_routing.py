@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -147,7 +148,8 @@ async def transaction_wrote(
         return True
     sync = session.sync_session
     transaction = sync.get_transaction()
-    if transaction is None or sync.info.get(_BEGUN_KEY) is not transaction:
+    begun = sync.info.get(_BEGUN_KEY)
+    if transaction is None or begun is None or begun() is not transaction:
         return False  # no statement ran in this transaction
     connection = await session.connection()
     return bool(await connection.scalar(_WROTE))
@@ -174,4 +176,6 @@ async def record_commit(database: Database) -> str:
 
 @event.listens_for(OrmSession, "after_begin")
 def _note_begun(session: Session, _transaction: SessionTransaction, _conn: Connection) -> None:
-    session.info[_BEGUN_KEY] = session.get_transaction()
+    # a weak reference: the transaction refers to the session, whose info holds this,
+    # and a cycle would leave every closed session to the garbage collector
+    session.info[_BEGUN_KEY] = weakref.ref(session.get_transaction())

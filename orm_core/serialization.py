@@ -23,7 +23,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import inspect
-from sqlalchemy.orm import InstanceState
+from sqlalchemy.orm import InstanceState, PassiveFlag
+from sqlalchemy.orm.attributes import get_history
 
 from orm_core.errors import InvalidQueryError
 from orm_core.fields import model_info
@@ -114,11 +115,12 @@ def changed_fields(entity: Any) -> set[str]:
     Raises:
         InvalidQueryError: `entity` is not a mapped object.
     """
-    state = _state(entity)
+    _state(entity)
     changed: set[str] = set()
     model: type = type(entity)
     for name in model_info(model).fields:
-        history = state.attrs[name].history
+        # not `state.attrs`: its memoized views refer back to the state (a reference cycle)
+        history = get_history(entity, name, passive=PassiveFlag.PASSIVE_NO_INITIALIZE)
         if not history.has_changes():
             continue
         if history.deleted and list(history.added) == list(history.deleted):

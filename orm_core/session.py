@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import Table, event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapper, ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.orm import Mapper, ORMExecuteState, PassiveFlag, Session, UOWTransaction
+from sqlalchemy.orm.attributes import get_history
 
 from orm_core.models import TenantMixin
 from orm_core.tenancy import scope_session_statement
@@ -119,6 +120,9 @@ def _record_dml(state: ORMExecuteState) -> None:
             record_write(state.session, table.metadata.tables.get(table.key, table))
 
 
+_UNLOADED = PassiveFlag.PASSIVE_NO_INITIALIZE  # history without loading anything
+
+
 @event.listens_for(OrmSession, "after_flush")
 def _record_flushed(session: Session, _flush: UOWTransaction) -> None:
     deleted = set(map(id, session.deleted))
@@ -127,10 +131,15 @@ def _record_flushed(session: Session, _flush: UOWTransaction) -> None:
         for table in state.mapper.tables:
             if isinstance(table, Table):
                 record_write(session, table)
-        # a collection through an association table writes that table's rows
+        # a collection through an association table writes that table's rows (the history
+        # through `get_history`: `state.attrs` would leave a reference cycle on the state)
         for relationship in state.mapper.relationships:
             secondary = relationship.secondary
-            if isinstance(secondary, Table) and (
-                id(entity) in deleted or state.attrs[relationship.key].history.has_changes()
-            ):
+            if not isinstance(secondary, Table):
+                continue
+            if id(entity) in deleted or _changed(entity, relationship.key):
                 record_write(session, secondary)
+
+
+def _changed(entity: Any, key: str) -> bool:
+    return bool(get_history(entity, key, _UNLOADED).has_changes())

@@ -43,6 +43,8 @@ class Timeouts:
 
     def over(self, defaults: Timeouts) -> Timeouts:
         """These timeouts, falling back to `defaults` where unset."""
+        if not defaults.any:
+            return self
         return Timeouts(
             self.statement if self.statement is not None else defaults.statement,
             self.lock if self.lock is not None else defaults.lock,
@@ -66,6 +68,8 @@ def check_timeouts(statement_timeout: Any, lock_timeout: Any) -> Timeouts:
             raise InvalidQueryError(
                 f"{name} must be a positive number of seconds or None", {name: repr(value)}
             )
+    if statement_timeout is None and lock_timeout is None:
+        return NO_TIMEOUTS
     return Timeouts(statement_timeout, lock_timeout)
 
 
@@ -187,4 +191,4 @@ def sqlite_busy_timeout(conn: Connection, default_busy: int) -> None:
 
 def _timeouts_of(conn: Connection) -> Timeouts:
     found = conn.get_execution_options().get(TIMEOUTS_OPTION)
-    return found if isinstance(found, Timeouts) else Timeouts()
+    return found if isinstance(found, Timeouts) else NO_TIMEOUTS

@@ -32,8 +32,19 @@ def managed_values(
     if touch and version is not None and version.key not in given:
         generator: Any = inspect(info.model).version_id_generator
         if version.python_type is int and generator is not False:
-            # a literal keeps bound values out of the statement (executemany, caching)
-            values[version.key] = version.column + literal_column("1", Integer())
+            values[version.key] = _bump(version.column)
         elif callable(generator):
             values[version.key] = generator(None)
     return values
+
+
+_BUMPS: dict[Any, Any] = {}
+
+
+def _bump(column: Any) -> Any:
+    """`version + 1`, built once per column; a literal keeps bound values out of the
+    statement (executemany, caching)."""
+    bump = _BUMPS.get(column)
+    if bump is None:
+        bump = _BUMPS[column] = column + literal_column("1", Integer())
+    return bump

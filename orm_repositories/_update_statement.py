@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from orm_repositories._managed import managed_values
+from orm_repositories._materialize import returned_columns
 from orm_repositories._select import scope_criteria
 from orm_repositories._target import Target
 
@@ -34,7 +35,8 @@ def update_statement(
     `values` are keyed by field and may be SQL expressions or bind parameters;
     `managed` replaces the managed values (a cached statement binds them per call);
     `core` builds a Core UPDATE of the table, for executemany; `returning` an UPDATE
-    whose rows are read back as entities.
+    whose row is read back as the entity (`_materialize.fetch_updated` on a single
+    table, an ORM `RETURNING` otherwise).
     """
     info = target.info
     extra = managed_values(info, values, touch=touch) if managed is None else managed
@@ -44,14 +46,11 @@ def update_statement(
         columns = {info.fields[k].column.key: v for k, v in assignments.items()}
         return update(target.table).where(*where).values(columns)
     if returning and target.backend.update_returning and info.table is not None:
-        # a Core UPDATE … RETURNING loaded as a SELECT's rows would be: none of the ORM's
-        # bulk-update bookkeeping runs between the write and the caller (nor the COMMIT)
+        # a Core UPDATE … RETURNING: `_materialize.fetch_updated` turns its row into the
+        # entity without the ORM's bulk-update bookkeeping or per-query loader
         columns = {info.fields[k].column.key: v for k, v in assignments.items()}
-        table = info.table
-        # the mapped columns only: a generated column (a search vector) is never read
-        mapped = [field.column for field in info.fields.values()]
-        written = update(table).where(*where).values(columns).returning(*mapped)
-        return select(target.model).from_statement(written)
+        written = update(info.table).where(*where).values(columns)
+        return written.returning(*returned_columns(info))
     attributes = {info.fields[k].attribute: v for k, v in assignments.items()}
     statement = update(target.model).where(*where).values(attributes)
     if returning and target.backend.update_returning:
