@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date
 from decimal import Decimal
 from types import ModuleType
@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
+    cast,
     event,
     func,
     insert,
@@ -252,11 +253,15 @@ class Backend:
 
     # -- rows as column arrays ------------------------------------------------------------
 
-    def array_rows(self, table: Table, column_keys: Sequence[str]) -> Select[Any] | None:
+    def array_rows(
+        self, table: Table, column_keys: Sequence[str], scalars: Collection[int] = ()
+    ) -> Select[Any] | None:
         """A SELECT yielding rows given as one array parameter per column (None: not here).
 
         The parameters are named by `array_parameter(i)` in `column_keys` order; an
-        INSERT (or upsert) built on it writes a whole batch in one statement.
+        INSERT (or upsert) built on it writes a whole batch in one statement. The
+        columns at the `scalars` positions take one value for every row (a default
+        taken once per statement) instead of an array.
         """
         return None
 
@@ -384,21 +389,31 @@ class PostgresqlBackend(Backend):
         array = bindparam(name, type_=ARRAY(Float()))
         return func.unnest(array).table_valued("u", with_ordinality="seq").render_derived()
 
-    def array_rows(self, table: Table, column_keys: Sequence[str]) -> Select[Any] | None:
+    def array_rows(
+        self, table: Table, column_keys: Sequence[str], scalars: Collection[int] = ()
+    ) -> Select[Any] | None:
         """`SELECT … FROM unnest($1::type[], $2::type[], …)`: one typed array per column.
 
         The SQL text is the same whatever the number of rows (one prepared statement,
-        no bind-parameter limit), and the server plans the batch once.
+        no bind-parameter limit), and the server plans the batch once. A value shared
+        by every row is one typed parameter beside the arrays (not an array of copies).
         """
         if self.dialect.driver != "asyncpg":
             return None
         columns = [table.c[key] for key in column_keys]
         if any(isinstance(impl_type(c.type), ARRAY) for c in columns):
             return None  # unnest would flatten an array column's values
-        arrays = [bindparam(array_parameter(i), type_=ARRAY(c.type)) for i, c in enumerate(columns)]
-        names = [f"c{i}" for i in range(len(columns))]
-        rows = func.unnest(*arrays).table_valued(*names).render_derived()
-        return select(*(rows.c[name] for name in names))
+        unnested = [i for i in range(len(columns)) if i not in scalars]
+        if not unnested:
+            return None
+        arrays = [bindparam(array_parameter(i), type_=ARRAY(columns[i].type)) for i in unnested]
+        names = {i: f"c{i}" for i in unnested}
+        rows = func.unnest(*arrays).table_valued(*names.values()).render_derived()
+        selected = [
+            rows.c[names[i]] if i in names else _scalar(array_parameter(i), c.type)
+            for i, c in enumerate(columns)
+        ]
+        return select(*selected)
 
     def keys_in(
         self, columns: Sequence[Any], keys: Sequence[tuple[Any, ...]]
@@ -618,6 +633,11 @@ class MysqlBackend(Backend):
 
 
 _ARRAY_TYPES = (int, str, uuid.UUID, Decimal, float, bool, date)
+
+
+def _scalar(name: str, type_: Any) -> ColumnElement[Any]:
+    """A typed parameter (`$1::type`): a bare one in a SELECT list would be taken as text."""
+    return cast(bindparam(name, type_=type_), type_)
 
 
 def array_parameter(index: int) -> str:

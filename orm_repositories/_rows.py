@@ -110,7 +110,7 @@ class RowPlan:
         except InvalidQueryError as exc:
             raise self._located(exc, rows) from exc.__cause__
 
-    def arrays(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    def arrays(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """Checked rows as one list per column, defaults filled in, named for `array_rows`.
 
         The lists are in `column_keys` order; SQLAlchemy bind-processes their items.
@@ -118,21 +118,19 @@ class RowPlan:
         columns = [[row[key] for row in rows] for key in self.keys]
         return self.named_arrays(self.column_arrays(columns))
 
-    def driver_arrays(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    def driver_arrays(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """Checked rows as one list per column of bind-processed values, defaults filled in."""
         columns = [[row[key] for row in rows] for key in self.keys]
         return self.column_arrays(columns, processed=True)
 
-    def column_arrays(
-        self, columns: list[list[Any]], *, processed: bool = False
-    ) -> list[list[Any]]:
+    def column_arrays(self, columns: list[list[Any]], *, processed: bool = False) -> list[Any]:
         """Checked columns of the given fields, then one of each default (`column_keys` order).
 
-        `processed`: bind-processed for the driver, a default taken once per statement
-        processed once.
+        A default taken once per statement is one value, not a column (the `shared`
+        positions of `Backend.array_rows`). `processed`: bind-processed for the driver.
         """
         count = len(columns[0]) if columns else 0
-        arrays = [
+        arrays: list[Any] = [
             column if not processed or process is None else list(map(process, column))
             for column, process in zip(columns, self.process, strict=True)
         ]
@@ -140,13 +138,23 @@ class RowPlan:
             convert = process if processed else None
             if default.per_statement:
                 value = default.produce()
-                arrays.append([value if convert is None else convert(value)] * count)
+                arrays.append(value if convert is None else convert(value))
             else:
                 arrays.append([_made(default, convert) for _ in range(count)])
         return arrays
 
+    @property
+    def shared(self) -> tuple[int, ...]:
+        """Positions (in `column_keys`) of the defaults taken once per statement."""
+        first = len(self.keys)
+        return tuple(
+            first + i
+            for i, (default, _process) in enumerate(self.defaults)
+            if default.per_statement
+        )
+
     @staticmethod
-    def named_arrays(arrays: list[list[Any]]) -> dict[str, list[Any]]:
+    def named_arrays(arrays: list[Any]) -> dict[str, Any]:
         """The arrays as the parameters of `Backend.array_rows`."""
         return {array_parameter(i): values for i, values in enumerate(arrays)}
 
@@ -272,7 +280,7 @@ class CompiledArrays:
     sql: str
     order: tuple[int, ...]
 
-    def parameters(self, arrays: list[list[Any]]) -> tuple[list[Any], ...]:
+    def parameters(self, arrays: list[Any]) -> tuple[Any, ...]:
         """The driver's parameters for the plan's column arrays."""
         return tuple(arrays[i] for i in self.order)
 

@@ -330,5 +330,5 @@ def _array_source(target: Target, plan: RowPlan) -> tuple[Sequence[str], Any] | 
     """
     if not plan.python_only:
         return None
-    rows = target.backend.array_rows(target.table, plan.column_keys)
+    rows = target.backend.array_rows(target.table, plan.column_keys, plan.shared)
     return None if rows is None else (plan.column_keys, rows)
