@@ -324,6 +324,11 @@ def grouped(rows: Sequence[Any]) -> dict[tuple[str, ...], list[Mapping[str, Any]
     Raises:
         InvalidQueryError: a row that is not a mapping.
     """
+    if rows and type(rows) is list and set(map(type, rows)) == {dict}:
+        # the usual call, dicts holding the same fields: grouped in C-level passes
+        key_sets = set(map(tuple, rows))
+        if len(key_sets) == 1:
+            return {next(iter(key_sets)): rows}
     groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
         if type(row) is not dict and not isinstance(row, Mapping):
