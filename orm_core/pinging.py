@@ -4,9 +4,11 @@ SQLAlchemy's `pool_pre_ping` pings at every checkout, and on asyncpg its ping is
 trips (`BEGIN`, `;`, `ROLLBACK`): as many as a one-statement unit of work's own. A connection
 that went back to the pool a moment ago is alive with near certainty, so only a connection
 idle for longer than `IDLE_BEFORE_PING` seconds is pinged (the rule of HikariCP's bypass
-window), with one empty query in the simple protocol, which PgBouncer's transaction pooling
-accepts too. A connection that fails the ping is replaced: the pool discards it and connects
-again.
+window), with one `SELECT 1` in the simple protocol (no prepared statement), which
+PgBouncer's transaction pooling accepts too. (An empty query would be one byte less, but
+asyncpg fails on the empty command status the server answers it with: every ping would
+fail and replace a live connection.) A connection that fails the ping is replaced: the
+pool discards it and connects again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 IDLE_BEFORE_PING = 0.5
 _RETURNED_AT = "orm_returned_at"
+_PING = "SELECT 1"
 
 
 def install_idle_ping(engine: AsyncEngine, idle: float | None = None) -> None:
@@ -39,6 +42,6 @@ def install_idle_ping(engine: AsyncEngine, idle: float | None = None) -> None:
         if returned is None or time.monotonic() - returned <= idle:
             return  # connected just now, or used a moment ago
         try:
-            dbapi_connection.run_async(lambda driver: driver.execute(";"))
+            dbapi_connection.run_async(lambda driver: driver.execute(_PING))
         except Exception as exc:
             raise DisconnectionError("a pooled connection failed its ping") from exc

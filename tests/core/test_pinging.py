@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 import orm_core.pinging
 from orm_core import Database, DatabaseUnavailableError, UnitOfWork
@@ -78,5 +78,21 @@ async def test_every_checkout_is_pinged_when_pool_pre_ping_is_asked_for(url):
         first = await backend_pid(db)
         await terminate(url, first)
         assert await backend_pid(db) != first  # SQLAlchemy's own ping, at once
+    finally:
+        await db.dispose()
+
+
+async def test_a_healthy_connection_idle_past_the_window_is_kept(url, short_window):
+    """The ping must succeed on a live connection: a failing ping replaces every
+    connection that sat idle, one new connection (and its set-up) per quiet request."""
+    db = Database(url, pool_size=1, max_overflow=0)
+    opened: list[object] = []
+    event.listen(db.engine.sync_engine, "connect", lambda connection, _record: opened.append(1))
+    try:
+        first = await backend_pid(db)
+        for _ in range(2):
+            await asyncio.sleep(WINDOW + 0.1)
+            assert await backend_pid(db) == first
+        assert len(opened) == 1
     finally:
         await db.dispose()
