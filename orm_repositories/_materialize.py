@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from orm_core.fields import ModelInfo
 from orm_core.translate import translating
-from orm_repositories._target import Target, fetch_first, write_connection
+from orm_repositories._target import Target, fetch_first, flush, write_connection
 
 # relationship strategies that load nothing when an entity is loaded
 _LAZY = frozenset(
@@ -34,16 +34,14 @@ def returned_columns(info: ModelInfo) -> list[Any]:
 
 async def fetch_updated(target: Target, statement: Any, params: Any) -> Any:
     """Run a Core UPDATE returning `returned_columns`; the updated entity, or None."""
-    session = target.session
-    sync = session.sync_session
+    sync = target.session.sync_session
     mapper = _plain_mapper(target.info)
     if mapper is None or sync.dispatch.loaded_as_persistent:
         loaded = select(target.model).from_statement(statement)
         options = loaded.execution_options(populate_existing=True)
         return await fetch_first(target, options, params, write=True)
     if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
-        with translating():
-            await session.flush()  # as the ORM's autoflush would before a query
+        await flush(target)  # as the ORM's autoflush would before a query
     connection = await write_connection(target)
     with translating():
         row = (await connection.execute(statement, params)).first()
