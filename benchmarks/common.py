@@ -33,7 +33,9 @@ class Row:
         return self.seconds / self.baseline if self.baseline else None
 
 
-async def median_time(fn: Callable[[], Awaitable[object]], *, repeat: int = 5, warmup: int = 1) -> float:
+async def median_time(
+    fn: Callable[[], Awaitable[object]], *, repeat: int = 5, warmup: int = 1
+) -> float:
     """Return the median wall time of `fn` over `repeat` runs after `warmup` runs."""
     for _ in range(warmup):
         await fn()
@@ -54,7 +56,8 @@ def print_table(title: str, rows: list[Row]) -> None:
     for row in rows:
         ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "1.00x"
         print(
-            f"| {row.case:<34} | {row.variant:<34} | {_fmt(row.seconds):>11} | {ratio:>7} | {row.note}"
+            f"| {row.case:<34} | {row.variant:<34} | {_fmt(row.seconds):>11} | {ratio:>7} "
+            f"| {row.note}"
         )
 
 

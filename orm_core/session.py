@@ -87,6 +87,11 @@ async def nested(session: AsyncSession) -> AsyncIterator[None]:
             await transaction.commit()
 
 
+def has_pending(session: Session) -> bool:
+    """Whether the session holds changes a flush would write (new, changed or deleted)."""
+    return bool(session.new or session.deleted or session.dirty)
+
+
 def record_write(session: AsyncSession | Session, table: Table) -> None:
     """Note that the session's transaction wrote to `table`."""
     context = context_of(session)

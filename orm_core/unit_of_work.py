@@ -27,7 +27,7 @@ from orm_core.read_routing import (
 )
 from orm_core.registry import build_repository, repository_annotations
 from orm_core.replicas import Replica
-from orm_core.session import CONTEXT_KEY, SessionContext, nested
+from orm_core.session import CONTEXT_KEY, SessionContext, has_pending, nested
 from orm_core.tenancy import check_actor, check_schema, check_tenant
 from orm_core.timeouts import check_timeouts
 from orm_core.translate import is_database_error, translate, translating
@@ -189,7 +189,7 @@ class UnitOfWork:
             raise TransactionError("a read-only unit of work never commits")
         with translating():
             sync = session.sync_session
-            if sync.new or sync.deleted or sync.dirty:
+            if has_pending(sync):
                 # nothing pending (a write through a repository method): no round through
                 # the flush while the transaction may hold row locks
                 await session.flush()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import set_committed_value
 
 from orm_core.fields import ModelInfo
+from orm_core.session import has_pending
 from orm_core.translate import translating
 from orm_repositories._target import Target, fetch_first, flush, write_connection
 
@@ -25,6 +26,7 @@ _LAZY = frozenset(
     {"select", True, "raise", "raise_on_sql", "noload", None, "write_only", "dynamic"}
 )
 _PLAIN: dict[type, Mapper[Any] | None] = {}
+_KEY_POSITIONS: dict[type, list[int]] = {}
 
 
 def returned_columns(info: ModelInfo) -> list[Any]:
@@ -40,7 +42,7 @@ async def fetch_updated(target: Target, statement: Any, params: Any) -> Any:
         loaded = select(target.model).from_statement(statement)
         options = loaded.execution_options(populate_existing=True)
         return await fetch_first(target, options, params, write=True)
-    if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
+    if sync.autoflush and has_pending(sync):
         await flush(target)  # as the ORM's autoflush would before a query
     connection = await write_connection(target)
     with translating():
@@ -68,8 +70,12 @@ async def fetch_updated(target: Target, statement: Any, params: Any) -> Any:
 
 
 def _key_positions(info: ModelInfo) -> list[int]:
-    keys = list(info.fields)
-    return [keys.index(field.key) for field in info.primary_key]
+    """Where the primary key's fields are among the returned columns (kept per model)."""
+    positions = _KEY_POSITIONS.get(info.model)
+    if positions is None:
+        keys = list(info.fields)
+        positions = _KEY_POSITIONS[info.model] = [keys.index(f.key) for f in info.primary_key]
+    return positions
 
 
 def _plain_mapper(info: ModelInfo) -> Mapper[Any] | None:
