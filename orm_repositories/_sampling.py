@@ -110,8 +110,14 @@ async def _probe(
 
 
 async def _bounds(target: Target, column: Any) -> tuple[Any, Any]:
-    """The smallest and largest key: two index endpoint reads."""
-    row = (await execute(target, select(func.min(column), func.max(column)))).one()
+    """The smallest and largest key: two index endpoint reads.
+
+    Each is a scalar subquery of its own: SQLite reads `min` or `max` from the index
+    only when the aggregate is alone in its query (both in one query scan the table).
+    """
+    low = select(func.min(column)).scalar_subquery()
+    high = select(func.max(column)).scalar_subquery()
+    row = (await execute(target, select(low, high))).one()
     low, high = tuple(row)
     return low, high
 

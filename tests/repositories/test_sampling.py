@@ -191,3 +191,23 @@ async def test_a_sample_of_an_empty_table_on_postgresql_asks_for_the_bounds_once
             assert await uow.products.sample(10) == []
     queries = [s for s in log.sql if "products" in s]
     assert 2 <= len(queries) <= 3  # the draws, the bounds (nothing there), the fallback
+
+
+async def test_the_bounds_are_index_endpoint_reads_not_a_table_scan(database, monkeypatch):
+    # SQLite reads min() or max() of a key from the index only when the aggregate is alone
+    # in its query; `SELECT min(id), max(id)` scans the whole table
+    await _seed(database, range(1, 501))
+    monkeypatch.setattr(sampling, "_drawn_statement", lambda target, column: None)
+    with recorded(database) as log:
+        async with ShopUoW(database) as uow:
+            assert len(await uow.products.sample(5)) == 5
+    bounds = [s for s in log.sql if "min(" in s and "products" in s]
+    assert len(bounds) == 1
+    async with database.engine.connect() as conn:
+        if database.is_sqlite:
+            plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {bounds[0]}")).all()
+            reads = [row[3] for row in plan if "products" in row[3]]
+            assert reads and all(step.startswith("SEARCH") for step in reads), plan
+        else:
+            plan = (await conn.exec_driver_sql(f"EXPLAIN {bounds[0]}")).scalars().all()
+            assert not any("Seq Scan" in step for step in plan), plan
