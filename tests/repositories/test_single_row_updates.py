@@ -7,12 +7,15 @@ entity; models whose loading runs listeners keep SQLAlchemy's loader.
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import event, inspect
 
-from tests.models import Product
+from tests.models import Color, Product
 from tests.support import ShopUoW
+
+AMSTERDAM = timezone(timedelta(hours=2))
 
 
 async def seed(database, **values) -> Product:
@@ -80,3 +83,67 @@ async def test_load_and_refresh_listeners_still_run(database):
         event.remove(Product, "refresh", on_refresh)
     # each of the two updates ran SQLAlchemy's loader and with it the listeners
     assert loaded + refreshed == [product.id] * 2, (loaded, refreshed)
+
+
+async def test_one_prepared_shape_carries_every_kind_of_value_call_after_call(database):
+    # the same shape twice: the statement is built once, the values are bound per call
+    seen = datetime(2024, 5, 1, 12, 30, tzinfo=AMSTERDAM)
+    calls = [
+        {"color": Color.BLUE, "due": date(2024, 2, 29), "meta": {"tags": ["a"], "n": 1.5},
+         "seen_at": seen},
+        {"color": Color.RED, "due": None, "meta": None, "seen_at": None},
+        {"color": Color.BLUE, "due": date(2000, 1, 1), "meta": {"nested": {"x": [1, None]}},
+         "seen_at": seen + timedelta(days=400)},
+    ]  # fmt: skip
+    async with ShopUoW(database) as uow:
+        note = await uow.notes.create(id=1, title="n")
+    for values in calls:
+        async with ShopUoW(database) as uow:
+            returned = await uow.notes.update(note.id, **values)
+            got = {k: getattr(returned, k) for k in values}
+        async with ShopUoW(database) as uow:
+            stored = await uow.notes.get_one(note.id)
+            read = {k: getattr(stored, k) for k in values}
+        assert got == read == values
+        assert isinstance(read["color"], Color)
+        if read["seen_at"] is not None:  # the same instant, handed back in UTC
+            assert got["seen_at"].utcoffset() == read["seen_at"].utcoffset() == timedelta(0)
+
+
+async def test_a_prepared_update_rounds_decimals_to_the_column_scale_as_create_does(database):
+    product = await seed(database)
+    async with ShopUoW(database) as uow:
+        created = await uow.products.create(sku="C", name="c", price=Decimal("2.345"))
+        first = await uow.products.update(product.id, price=Decimal("2.345"))
+        assert first.price == created.price == Decimal("2.35")
+    async with ShopUoW(database) as uow:
+        again = await uow.products.update(product.id, price=Decimal("-0.005"))
+        assert again.price == Decimal("-0.01")
+    async with ShopUoW(database) as uow:
+        assert (await uow.products.get_one(product.id)).price == Decimal("-0.01")
+
+
+async def test_prepared_conditions_compare_enums_datetimes_and_nulls_per_call(database):
+    seen = datetime(2024, 5, 1, 12, 30, tzinfo=AMSTERDAM)
+    async with ShopUoW(database) as uow:
+        await uow.notes.create(id=1, title="a", color=Color.BLUE, seen_at=seen)
+        await uow.notes.create(id=2, title="b", color=Color.RED, seen_at=None)
+    async with ShopUoW(database) as uow:
+        # one shape, compared values bound per call: only the row that matches moves
+        ok, _ = await uow.notes.update_if(1, {"color": Color.RED}, title="wrong")
+        assert not ok
+        ok, note = await uow.notes.update_if(1, {"color": Color.BLUE}, title="blue")
+        assert ok and note.title == "blue"
+        ok, _ = await uow.notes.update_if(1, {"seen_at__lt": seen}, title="wrong")
+        assert not ok
+        ok, note = await uow.notes.update_if(
+            1, {"seen_at__lt": seen + timedelta(seconds=1)}, title="earlier"
+        )
+        assert ok and note.title == "earlier"
+        ok, _ = await uow.notes.update_if(2, {"seen_at__isnull": False}, title="wrong")
+        assert not ok
+        ok, note = await uow.notes.update_if(2, {"seen_at__isnull": True}, title="never seen")
+        assert ok and note.title == "never seen"
+    async with ShopUoW(database) as uow:
+        titles = {n.id: n.title for n in await uow.notes.list()}
+    assert titles == {1: "earlier", 2: "never seen"}
