@@ -201,6 +201,11 @@ def translate(exc: BaseException, *, during_commit: bool = False) -> OrmError:
 
 def _translate_dbapi(exc: sa_exc.DBAPIError) -> OrmError:
     inner = driver_error(exc) or exc
+    # a MySQL error number first: the SQLSTATE PyMySQL carries too is shared (23000 for
+    # every integrity error, a duplicate key as much as a foreign key)
+    mysql_code = _mysql_code(inner)
+    if mysql_code is not None and mysql_code in _MYSQL_CODES:
+        return _build(_MYSQL_CODES[mysql_code], exc, _mysql_details(inner, mysql_code))
     state = sqlstate_of(exc)
     if state in _TIMEOUT_STATES and "timeout" in str(inner).lower():
         return QueryTimeoutError(_MESSAGES[QueryTimeoutError], {"sqlstate": state})
@@ -208,9 +213,6 @@ def _translate_dbapi(exc: sa_exc.DBAPIError) -> OrmError:
         cls = _SQLSTATE_EXACT.get(state) or _SQLSTATE_CLASS.get(state[:2])
         if cls is not None:
             return _build(cls, exc, _pg_details(inner, state))
-    mysql_code = _mysql_code(inner)
-    if mysql_code is not None and mysql_code in _MYSQL_CODES:
-        return _build(_MYSQL_CODES[mysql_code], exc, _mysql_details(inner, mysql_code))
     if _is_sqlite(inner):
         return _translate_sqlite(exc, inner)
     if type(inner).__name__ == "DataError" and type(inner).__module__.startswith("asyncpg"):

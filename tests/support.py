@@ -7,13 +7,16 @@ a block sends, to prove statement counts, their shape, or that no SQL ran at all
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, inspect
+import pytest
+from sqlalchemy import Table, event, inspect, text
 
 from orm_core import Database, UnitOfWork
 from orm_core.fields import model_info
@@ -151,3 +154,31 @@ def read_every_column(entity: Any) -> dict[str, Any]:
     """Read every column attribute, as a caller would after the unit of work closed."""
     assert not (inspect(entity).unloaded & set(model_info(type(entity)).fields))
     return {key: getattr(entity, key) for key in model_info(type(entity)).fields}
+
+
+MARIADB_URL = "mysql+aiomysql://root@127.0.0.1:3306"
+
+
+@asynccontextmanager
+async def private_mariadb(prefix: str, *tables: Table) -> AsyncIterator[Database]:
+    """A new MariaDB database `prefix_<random>` holding `tables`, dropped afterwards; the
+    test is skipped when MariaDB is unreachable at 127.0.0.1:3306."""
+    pytest.importorskip("aiomysql")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = Database(f"{MARIADB_URL}/test")
+    try:
+        await asyncio.wait_for(admin.execute(f"CREATE DATABASE {name}"), 5)
+    except Exception:
+        pytest.skip("MariaDB unreachable at 127.0.0.1:3306")
+    finally:
+        await admin.dispose()
+    db = Database(f"{MARIADB_URL}/{name}")
+    try:
+        async with db.engine.begin() as conn:
+            for table in tables:
+                await conn.run_sync(table.create)
+        yield db
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f"DROP DATABASE {name}"))
+        await db.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert
 
 from orm_core import (
@@ -12,6 +13,8 @@ from orm_core import (
     DuplicateError,
     InvalidQueryError,
     OrmError,
+    QueryTimeoutError,
+    TransactionConflictError,
     TransactionError,
 )
 from orm_core.translate import translate
@@ -71,3 +74,28 @@ def test_non_database_errors_pass_through_translate_as_database_error():
     mapped = translate(RuntimeError("x"))
     assert isinstance(mapped, OrmError)
     assert "RuntimeError" in mapped.message
+
+
+@pytest.mark.parametrize(
+    ("errno", "sqlstate", "expected"),
+    [
+        (1062, "23000", DuplicateError),
+        (1452, "23000", ConstraintError),
+        (1048, "23000", ConstraintError),
+        (1213, "40001", TransactionConflictError),
+        (1205, "HY000", QueryTimeoutError),
+    ],
+)
+def test_mysql_errors_are_told_apart_by_their_number_not_their_shared_sqlstate(
+    errno, sqlstate, expected
+):
+    # PyMySQL 1.1 and later carry the server's SQLSTATE, which is 23000 for every
+    # integrity error: the error number is what tells a duplicate from a foreign key
+    pymysql = pytest.importorskip("pymysql")
+    message = "Duplicate entry 'A' for key 'uq_products_sku'" if errno == 1062 else "refused"
+    driver = pymysql.err.IntegrityError(errno, message, sqlstate=sqlstate)
+    mapped = translate(sa_exc.IntegrityError("INSERT …", None, driver))
+    assert type(mapped) is expected
+    assert mapped.details["mysql_errno"] == errno
+    if errno == 1062:
+        assert mapped.details["constraint"] == "uq_products_sku"

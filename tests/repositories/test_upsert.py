@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from orm_core import Database, DuplicateError, InvalidQueryError, utcnow
 from orm_repositories import AsyncRepository
 from tests.models import Account, Color, Note, Product
-from tests.support import ShopUoW, recorded
-
-MARIADB_URL = "mysql+aiomysql://root@127.0.0.1:3306"
+from tests.support import ShopUoW, private_mariadb, recorded
 
 
 async def seed_product(database: Database, **values) -> Product:
@@ -316,27 +312,8 @@ async def test_upsert_many_sends_one_statement_of_column_arrays_per_batch(databa
 # -- MariaDB ------------------------------------------------------------------------------
 
 
-async def _mariadb() -> Database | None:
-    pytest.importorskip("aiomysql")
-    name = f"orm_upsert_{uuid.uuid4().hex[:10]}"
-    admin = Database(f"{MARIADB_URL}/test")
-    try:
-        await asyncio.wait_for(admin.execute(f"CREATE DATABASE {name}"), 5)
-    except Exception:
-        return None
-    finally:
-        await admin.dispose()
-    return Database(f"{MARIADB_URL}/{name}")
-
-
 async def test_upsert_on_mariadb_uses_on_duplicate_key_update():
-    db = await _mariadb()
-    if db is None:
-        pytest.skip("MariaDB unreachable at 127.0.0.1:3306")
-    try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(Product.__table__.create)
-            await conn.run_sync(Account.__table__.create)
+    async with private_mariadb("orm_upsert", Product.__table__, Account.__table__) as db:
         with recorded(db) as log:
             async with ShopUoW(db) as uow:
                 created = await uow.products.upsert(
@@ -364,10 +341,6 @@ async def test_upsert_on_mariadb_uses_on_duplicate_key_update():
                 assert (await uow.products.first(sku="M-1")).name == "last"
         upserts = log.starting_with("INSERT")
         assert upserts and all("ON DUPLICATE KEY UPDATE" in s for s in upserts)
-    finally:
-        async with db.engine.begin() as conn:
-            await conn.execute(text(f"DROP DATABASE {db.url.database}"))
-        await db.dispose()
 
 
 async def test_upsert_many_fills_python_defaults_per_row_and_timestamps_per_statement(database):
