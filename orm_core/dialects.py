@@ -88,6 +88,9 @@ class Backend:
     statement_snapshots: ClassVar[frozenset[str | None]] = frozenset()
     # one write transaction at a time: a writer's snapshot is always the latest commit
     single_writer: ClassVar[bool] = False
+    # whether a server-side cursor leaves its connection free for other statements (MySQL's
+    # unbuffered result does not: the driver discards its unread rows at the next statement)
+    cursor_shares_connection: ClassVar[bool] = True
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -603,6 +606,7 @@ class MysqlBackend(Backend):
     nulls_ordering = False
     # InnoDB's default, REPEATABLE READ, keeps the transaction's first snapshot
     statement_snapshots = frozenset({"READ COMMITTED", "READ UNCOMMITTED", "AUTOCOMMIT"})
+    cursor_shares_connection = False
 
     def random(self) -> ColumnElement[Any]:
         return func.rand()

@@ -101,15 +101,8 @@ async def paginate_cursor(
         raw = decode_cursor(after, scope, specs)
         values = [_cursor_value(k, v) for k, v in zip(keys, raw, strict=True)]
         found.append(keyset_predicate(keys, values))
-    backend = target.backend
-    terms = [
-        term
-        for k in keys
-        for term in backend.order_terms(
-            k.field.attribute, descending=k.descending, nullable=k.nullable
-        )
-    ]
-    statement = select(target.model).where(*found).order_by(*terms).limit(limit + 1)
+    statement = select(target.model).where(*found).order_by(*order_terms(target, keys))
+    statement = statement.limit(limit + 1)
     rows = await fetch_all(target, with_load(statement, target, load))
     items = rows[:limit]
     if len(rows) <= limit:
@@ -117,6 +110,18 @@ async def paginate_cursor(
     last = items[-1]
     cursor = encode_cursor(scope, specs, [getattr(last, k.field.key) for k in keys])
     return CursorPage(items=items, next_cursor=cursor, has_next=True)
+
+
+def order_terms(target: Target, keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:
+    """The ORDER BY terms of a keyset walk (NULLs after every value going up)."""
+    backend = target.backend
+    return [
+        term
+        for k in keys
+        for term in backend.order_terms(
+            k.field.attribute, descending=k.descending, nullable=k.nullable
+        )
+    ]
 
 
 def sort_keys(target: Target, order_by: Any) -> list[SortKey]:
