@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from orm_core.dialects import backend_of
 
@@ -22,11 +23,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     SQLite has no timezone type and hands back naive values; this type normalises
     every value to UTC on the way in and re-attaches UTC on the way out, so a model
-    reads the same on SQLite and PostgreSQL. Naive input is taken to be UTC.
+    reads the same on SQLite and PostgreSQL. Naive input is taken to be UTC. On MySQL
+    and MariaDB the column is `DATETIME(6)`: a bare `DATETIME` keeps whole seconds.
     """
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return super().load_dialect_impl(dialect)
 
     @property
     def python_type(self) -> type[datetime]:

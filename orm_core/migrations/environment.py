@@ -74,15 +74,17 @@ def target_settings(config: Config) -> tuple[str, MetaData | None]:
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render framework column types as plain SQLAlchemy types in migration files.
 
-    `UTCDateTime` becomes `sa.DateTime(timezone=True)`: the stored type is the
-    same, and a migration file stays importable without this framework. A `dict`
+    `UTCDateTime` becomes `sa.DateTime(timezone=True)` (`DATETIME(6)` on MySQL and
+    MariaDB): the stored type is the same, and a migration file stays importable
+    without this framework. A `dict`
     column (JSON, JSONB on PostgreSQL) is written out whole: Alembic's own rendering
     of the variant names `Text` without importing it.
     """
     if type_ != "type":
         return False
     if isinstance(obj, UTCDateTime):
-        return "sa.DateTime(timezone=True)"
+        autogen_context.imports.add("from sqlalchemy.dialects import mysql")
+        return "sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), 'mysql', 'mariadb')"
     variant = getattr(obj, "_variant_mapping", {}).get("postgresql")
     if isinstance(obj, JSON) and isinstance(variant, JSONB):
         autogen_context.imports.add("from sqlalchemy.dialects import postgresql")

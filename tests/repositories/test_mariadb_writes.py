@@ -9,7 +9,7 @@ at 127.0.0.1:3306.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -49,7 +49,7 @@ async def test_bulk_writes_on_mariadb_carry_every_kind_of_value():
         assert [n.color for n in notes] == [Color.BLUE, Color.RED]
         assert notes[0].due == date(2024, 1, 31) and notes[1].due is None
         assert notes[0].meta == {"v": [1]} and notes[1].meta is None
-        # the same instant, handed back in UTC (DATETIME keeps whole seconds here)
+        # the same instant, handed back in UTC
         assert notes[0].seen_at == seen and notes[0].seen_at.utcoffset() == timedelta(0)
         assert notes[0].token != notes[1].token
         assert prices == {"P": Decimal("2.35"), "Q": Decimal("-0.01")}
@@ -98,3 +98,18 @@ async def test_a_failing_row_on_mariadb_leaves_nothing_of_the_call_written():
                 await uow.products.bulk_create(more)
         async with ShopUoW(db) as uow:
             assert sorted(p.sku for p in await uow.products.list()) == ["B0", "B1", "B2"]
+
+
+async def test_framework_datetimes_keep_microseconds_on_mariadb():
+    async with mariadb() as db:
+        async with ShopUoW(db) as uow:
+            created = await uow.products.create(sku="T", name="t", price=Decimal("1"))
+            note = await uow.notes.create(
+                id=1, title="n", seen_at=datetime(2024, 5, 1, 12, 30, 0, 123456, tzinfo=AMSTERDAM)
+            )
+        async with ShopUoW(db) as uow:
+            stored = await uow.products.get_one(created.id)
+            seen = (await uow.notes.get_one(note.id)).seen_at
+        # DATETIME(6): the fraction survives, so two writes in one second stay ordered
+        assert stored.created_at == created.created_at and stored.updated_at == created.updated_at
+        assert seen == datetime(2024, 5, 1, 10, 30, 0, 123456, tzinfo=UTC)

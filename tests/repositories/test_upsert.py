@@ -327,7 +327,7 @@ async def test_upsert_on_mariadb_uses_on_duplicate_key_update():
                     price=Decimal("1"), stock=8,
                 )  # fmt: skip
                 assert updated is held and (held.stock, held.name) == (8, "Maria")
-                assert held.updated_at >= created.updated_at  # DATETIME keeps whole seconds here
+                assert held.updated_at > created.updated_at  # DATETIME(6): microseconds kept
                 rows = [
                     {"sku": f"M-{i}", "name": "bulk", "price": Decimal("2")} for i in range(1, 501)
                 ]
