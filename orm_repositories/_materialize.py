@@ -29,6 +29,12 @@ _PLAIN: dict[type, Mapper[Any] | None] = {}
 _KEY_POSITIONS: dict[type, list[int]] = {}
 
 
+def core_returning(target: Target) -> bool:
+    """Whether a single-row UPDATE of `target` is a Core `UPDATE … RETURNING` whose row
+    `fetch_updated` reads (one table, a backend that returns updated rows)."""
+    return target.backend.update_returning and target.info.table is not None
+
+
 def returned_columns(info: ModelInfo) -> list[Any]:
     """The columns a single-row UPDATE returns: every mapped field, in field order."""
     return [field.column for field in info.fields.values()]

@@ -115,11 +115,14 @@ async def _bounds(target: Target, column: Any) -> tuple[Any, Any]:
     Each is a scalar subquery of its own: SQLite reads `min` or `max` from the index
     only when the aggregate is alone in its query (both in one query scan the table).
     """
-    low = select(func.min(column)).scalar_subquery()
-    high = select(func.max(column)).scalar_subquery()
-    row = (await execute(target, select(low, high))).one()
+    row = (await execute(target, select(*_key_bounds(column)))).one()
     low, high = tuple(row)
     return low, high
+
+
+def _key_bounds(column: Any) -> tuple[Any, Any]:
+    """`min(column)` and `max(column)`, each a scalar subquery of its own (an index read)."""
+    return select(func.min(column)).scalar_subquery(), select(func.max(column)).scalar_subquery()
 
 
 def _drawn_statement(target: Target, column: Any) -> Any:
@@ -135,8 +138,7 @@ def _drawn_statement(target: Target, column: Any) -> Any:
     draws = target.backend.draws(_DRAWS)
     statement = None
     if draws is not None:
-        low = select(func.min(column)).scalar_subquery()
-        high = select(func.max(column)).scalar_subquery()
+        low, high = _key_bounds(column)
         probe = low + cast(func.floor(draws.c.u * (high - low + 1)), BigInteger)
         statement = (
             select(target.model)

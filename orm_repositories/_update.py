@@ -43,7 +43,7 @@ from orm_repositories._keys import (
 )
 from orm_repositories._loading import with_load
 from orm_repositories._managed import managed_values
-from orm_repositories._materialize import fetch_updated
+from orm_repositories._materialize import core_returning, fetch_updated
 from orm_repositories._prepared import parameters, set_and_compare
 from orm_repositories._reload import ensure_loaded, has_expired_columns, holds_key, reload_held
 from orm_repositories._select import select_entities
@@ -85,7 +85,7 @@ async def run_update_one(
         old = (await locked_rows(target, [pk_equals(target.info, ident)], columns=True)).get(ident)
         if old is None:
             return None
-    if target.backend.update_returning and target.info.table is not None:
+    if core_returning(target):
         entity = await fetch_updated(target, statement, params)
     elif target.backend.update_returning:
         entity = await fetch_first(target, statement, params, write=True)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import update
 
 from orm_repositories._managed import managed_values
-from orm_repositories._materialize import returned_columns
+from orm_repositories._materialize import core_returning, returned_columns
 from orm_repositories._select import scope_criteria
 from orm_repositories._target import Target
 
@@ -45,11 +45,11 @@ def update_statement(
     if core:
         columns = {info.fields[k].column.key: v for k, v in assignments.items()}
         return update(target.table).where(*where).values(columns)
-    if returning and target.backend.update_returning and info.table is not None:
+    if returning and core_returning(target):
         # a Core UPDATE … RETURNING: `_materialize.fetch_updated` turns its row into the
         # entity without the ORM's bulk-update bookkeeping or per-query loader
         columns = {info.fields[k].column.key: v for k, v in assignments.items()}
-        written = update(info.table).where(*where).values(columns)
+        written = update(target.table).where(*where).values(columns)
         return written.returning(*returned_columns(info))
     attributes = {info.fields[k].attribute: v for k, v in assignments.items()}
     statement = update(target.model).where(*where).values(attributes)
