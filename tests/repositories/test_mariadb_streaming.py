@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func
 
+from orm_core import InvalidQueryError
 from tests.models import Product
 from tests.support import ShopUoW, private_mariadb, recorded
 
@@ -71,3 +73,16 @@ async def test_a_stream_ordered_by_an_expression_still_streams():
                 order_by=[func.lower(Product.name), Product.id], batch_size=7
             )]  # fmt: skip
         assert sorted(ids) == list(range(1, 31)) and len(ids) == 30
+
+
+async def test_a_bad_ordering_or_batch_size_is_refused_before_any_row_on_mariadb():
+    async with private_mariadb("orm_stream", Product.__table__) as db:
+        await _seed(db, 5)
+        async with ShopUoW(db) as uow:
+            with pytest.raises(InvalidQueryError):
+                [p async for p in uow.products.stream(order_by="nope")]
+            with pytest.raises(InvalidQueryError):
+                [p async for p in uow.products.stream(batch_size=0)]
+            assert [p.id async for p in uow.products.stream(order_by="-id", batch_size=2)] == [
+                5, 4, 3, 2, 1,
+            ]  # fmt: skip
