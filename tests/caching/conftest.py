@@ -66,6 +66,10 @@ def make_cache(redis_url: str, prefix: str) -> Callable[..., Cache]:
     def make(kind: str, **options: object) -> Cache:
         if kind == "memory":
             return MemoryCache(max_entries=1000)
+        # the default 0.2 s is a service's latency budget; on a loaded CI machine one slow
+        # connect would make the cache step aside and a test counting hits fail. The tests
+        # of that stepping aside set their own timeouts.
+        options.setdefault("timeout", 2.0)
         redis = RedisCache(redis_url, prefix=prefix, **options)  # type: ignore[arg-type]
         return redis if kind == "redis" else HybridCache(MemoryCache(max_entries=1000), redis)
 
